@@ -1,0 +1,1 @@
+"""Benchmarks (run as scripts, e.g. `python bench/intake.py`); not part of the test suite."""

@@ -1,0 +1,218 @@
+"""Reply-stripping benchmark: runs `mailbot.core.quoting.new_text` over bench/reply-corpus/ and scores each case."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from mailbot.core.quoting import new_text  # noqa: E402
+
+CORPUS = ROOT / "bench" / "reply-corpus"
+COMMAND = "cd /work/main && .venv/bin/python bench/quoting.py"
+
+# First part of a case name -> the mail client it reproduces; the second part is the UI language.
+CLIENTS: dict[str, str] = {
+    "gmail": "Gmail",
+    "outlook": "Outlook desktop",
+    "outlookweb": "Outlook web",
+    "outlookios": "Outlook iOS",
+    "outlookmac": "Outlook Mac",
+    "apple": "Apple Mail",
+    "ios": "iOS Mail",
+    "thunderbird": "Thunderbird",
+    "yandex": "Yandex Mail",
+    "mailru": "Mail.ru",
+    "mutt": "mutt",
+    "plain": "any (no quote markup)",
+}
+
+_ATTRIBUTION = re.compile(
+    r"(?:wrote|schrieb\b.*|a écrit|escribió|пишет|написала?(?:\(а\))?)\s?:$"  # "... wrote:", "... schrieb X:"
+    r"|<[^<>\s]+@[^<>\s]+>\)?:$"  # "..., Support <support@example.com>:" (Gmail ru, Yandex, Mail.ru, wrapped)
+    r"|\s<$",  # first half of an attribution line Gmail wrapped after the "<"
+)
+_HEADER = re.compile(
+    r"^(?:From|Sent|To|Subject|Date|Cc|Von|Gesendet|An|Betreff|Datum|От|Отправлено|Кому|Тема|Копия):\s"
+)
+_SEPARATOR = re.compile(r"^(?:-{5,}.*-{5,}|_{10,})$")
+_FOOTER = re.compile(r"^(?:Sent from my|Get Outlook for|Von meinem .* gesendet|Gesendet von|Отправлено с)")
+_BULLET = re.compile(r"^\s*[-*•]\s")
+_KINDS: dict[str, tuple[str, str]] = {  # kind -> (singular, plural) for "kept ..."
+    "attribution": ("the attribution line", "the attribution line ({n} lines)"),
+    "quote": ("1 quoted line", "{n} quoted lines"),
+    "header": ("1 header line", "the header block ({n} lines)"),
+    "separator": ("the separator line", "{n} separator lines"),
+    "footer": ("the client footer", "{n} client footer lines"),
+    "signature": ("the signature (1 line)", "the signature ({n} lines)"),
+    "other": ("1 other line", "{n} other lines"),
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    text: str
+    expected: str
+
+    @property
+    def client(self) -> str:
+        parts = self.name.split("-")
+        return f"{CLIENTS.get(parts[0], parts[0])}, {parts[1] if len(parts) > 1 else '?'}"
+
+
+def load_cases(corpus: Path = CORPUS) -> list[Case]:
+    """Every NAME.txt with its NAME.expected.txt, sorted by name."""
+    cases = []
+    for path in sorted(corpus.glob("*.txt")):
+        if path.name.endswith(".expected.txt"):
+            continue
+        expected = path.with_name(path.name[: -len(".txt")] + ".expected.txt")
+        if not expected.exists():
+            raise SystemExit(f"{path}: no {expected.name}")
+        cases.append(Case(path.name[: -len(".txt")], path.read_text("utf-8"), expected.read_text("utf-8")))
+    return cases
+
+
+def normalise(text: str) -> list[str]:
+    """Lines without trailing whitespace, without leading and trailing blank lines."""
+    lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
+    while lines and not lines[0]:
+        lines.pop(0)
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def _signature_lines(text: str) -> set[str]:
+    """The lines of every "-- " block in the input (the separator and the lines after it up to a blank line)."""
+    found: set[str] = set()
+    inside = False
+    for line in normalise(text):
+        if re.fullmatch(r"--", line.strip()):
+            inside = True
+            found.add(line.strip())
+        elif inside and not line.strip():
+            inside = False
+        elif inside:
+            found.add(line.strip())
+    return found
+
+
+def _kind(line: str, signature: set[str]) -> str:
+    bare = line.strip().lstrip("\ufeff")
+    if bare in signature:
+        return "signature"
+    if bare.startswith(">"):
+        return "attribution" if _ATTRIBUTION.search(bare) else "quote"
+    if _ATTRIBUTION.search(bare) and not _HEADER.match(bare):
+        return "attribution"
+    if _HEADER.match(bare):
+        return "header"
+    if _SEPARATOR.match(bare):
+        return "separator"
+    if _FOOTER.match(bare):
+        return "footer"
+    return "other"
+
+
+def _short(line: str, width: int = 28) -> str:
+    line = line.strip()
+    return repr(line if len(line) <= width else line[: width - 1] + "…")
+
+
+def describe(case: Case, actual: list[str], expected: list[str]) -> str:
+    """A one-line summary of how `actual` differs from `expected`."""
+    if [a.lstrip() for a in actual] == [e.lstrip() for e in expected]:
+        changed = sum(a != e for a, e in zip(actual, expected))
+        return f"lost the indentation of {changed} lines"
+    extra: list[str] = []
+    missing: list[str] = []
+    for op, e1, e2, a1, a2 in difflib.SequenceMatcher(a=expected, b=actual, autojunk=False).get_opcodes():
+        if op in ("replace", "delete"):
+            missing += expected[e1:e2]
+        if op in ("replace", "insert"):
+            extra += actual[a1:a2]
+    parts = []
+    signature = _signature_lines(case.text)
+    counts: dict[str, list[str]] = {}
+    for line in extra:
+        if line.strip() and line.strip() != ">":
+            counts.setdefault(_kind(line, signature), []).append(line)
+        elif line.strip() == ">":
+            counts.setdefault("quote", []).append(line)
+    kept = []
+    for kind, lines in counts.items():
+        singular, plural = _KINDS[kind]
+        text = singular if len(lines) == 1 else plural.format(n=len(lines))
+        if kind in ("footer", "separator", "other") and len(lines) == 1:
+            text += f" {_short(lines[0])}"
+        kept.append(text)
+    if kept:
+        parts.append("kept " + ", ".join(kept))
+    missing = [line for line in missing if line.strip()]
+    if missing:
+        if all(_BULLET.match(line) for line in missing):
+            parts.append(f"cut the bullet list ({len(missing)} lines)")
+        elif actual and expected[: len(actual)] == actual:
+            parts.append(f"cut {len(missing)} lines from {_short(missing[0])} on")
+        else:
+            parts.append(f"dropped {len(missing)} lines, first {_short(missing[0])}")
+    return "; ".join(parts) or "differs only in blank lines"
+
+
+def run(cases: list[Case]) -> int:
+    rows: list[tuple[str, str, str, str]] = []
+    right = 0
+    for case in cases:
+        actual, expected = normalise(new_text(case.text)), normalise(case.expected)
+        if actual == expected:
+            right += 1
+            rows.append((case.name, case.client, "OK", ""))
+        else:
+            rows.append((case.name, case.client, "WRONG", describe(case, actual, expected)))
+    widths = [max(len(row[i]) for row in rows + [("case", "client, language", "result", "")]) for i in range(3)]
+    print(f"{'case':<{widths[0]}}  {'client, language':<{widths[1]}}  {'result':<{widths[2]}}  difference")
+    print(f"{'-' * widths[0]}  {'-' * widths[1]}  {'-' * widths[2]}  {'-' * 10}")
+    for name, client, result, summary in rows:
+        print(f"{name:<{widths[0]}}  {client:<{widths[1]}}  {result:<{widths[2]}}  {summary}".rstrip())
+    print()
+    print(f"{right} of {len(cases)} right, {round(100 * right / len(cases)) if cases else 0}%")
+    print(f"reproduce: {COMMAND}")
+    return 0
+
+
+def show(cases: list[Case], name: str) -> int:
+    found = [case for case in cases if case.name == name]
+    if not found:
+        print(f"no case {name!r}; cases: {', '.join(case.name for case in cases)}", file=sys.stderr)
+        return 2
+    case = found[0]
+    actual = new_text(case.text)
+    for title, body in (("input", case.text), ("expected", case.expected), ("actual (new_text)", actual)):
+        print(f"===== {title}")
+        for line in body.rstrip("\n").split("\n"):
+            print(f"| {line}")
+    print("===== diff expected -> actual (normalised)")
+    diff = list(difflib.unified_diff(normalise(case.expected), normalise(actual), "expected", "actual", lineterm=""))
+    print("\n".join(diff) if diff else "(none: OK)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--show", metavar="NAME", help="print one case's input, expected and actual text")
+    parser.add_argument("--corpus", type=Path, default=CORPUS, help=f"case directory (default {CORPUS})")
+    args = parser.parse_args(argv)
+    cases = load_cases(args.corpus)
+    return show(cases, args.show) if args.show else run(cases)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The `mailbot` command line: one module per group of commands."""

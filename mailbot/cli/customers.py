@@ -1,0 +1,80 @@
+"""`mailbot customers import|sync|show`: who has paid for what."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from mailbot.cli.opened import opened_app
+from mailbot.config import Config
+from mailbot.core.entitlement import decide
+from mailbot.customers.importer import RowError, import_rows, read_csv
+from mailbot.customers.lookup import find_customer
+from mailbot.store.db import unit_of_work
+
+
+def _count_lines(path: Path) -> int:
+    with open(path, "rb") as fh:
+        return max(sum(1 for _ in fh) - 1, 0)
+
+
+def cmd_customers(config: Config, args: argparse.Namespace) -> int:
+    with opened_app(config, args) as app:
+        terms = app.policy.terms
+        now = app.clock.now()
+        if args.action == "import":
+            if not args.file:
+                print("customers import needs a CSV file", file=sys.stderr)
+                return 2
+            path = Path(args.file)
+            try:
+                rows = read_csv(path)
+                # A progress bar on a terminal (stderr), nothing when output goes to a log or a pipe.
+                bar = tqdm(rows, total=_count_lines(path), unit="rows", disable=None, file=sys.stderr, leave=False)
+                with unit_of_work(app.sessions) as session:
+                    report = import_rows(session, bar, terms.plans, terms.desk_zone, "csv", now)
+            except (RowError, OSError, UnicodeDecodeError) as exc:
+                print(f"mailbot: {exc}", file=sys.stderr)
+                return 2
+            for line, problem in report.errors:
+                print(f"{path}:{line}: {problem}", file=sys.stderr)
+            print(report.summary())
+            return 1 if report.errors else 0
+        if args.action == "sync":
+            found = app.sync_customers()
+            if found is None:
+                print("no billing database configured ([customers] sql_url)", file=sys.stderr)
+                return 2
+            for line, problem in found.errors:
+                print(f"row {line}: {problem}", file=sys.stderr)
+            print(found.summary())
+            return 1 if found.errors else 0
+        if not args.file:
+            print("customers show needs an address", file=sys.stderr)
+            return 2
+        with unit_of_work(app.sessions) as session:
+            match = find_customer(session.connection(), args.file)
+        if match is None:
+            ent = decide([], terms.plans, now)
+            print(f"{args.file}: not a customer ({ent.state})")
+            return 0
+        ent = decide(match.purchases, terms.plans, now, terms.desk_zone)
+        print(f"{args.file}: customer {match.external_id} {match.name} (matched by {match.matched})")
+        print(f"  now: {ent.state}, plan {ent.plan or '-'}, product {ent.product or '-'}")
+        print(f"  why: {ent.reason}")
+        if ent.promise:
+            print(f"  promise: first response within {ent.promise.describe()}")
+        for p in sorted(match.purchases, key=lambda p: p.paid_at):
+            print(f"  purchase: {p.product} {p.kind} plan {p.plan} paid {p.paid_at.astimezone(terms.desk_zone):%Y-%m-%d}")
+        return 0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("customers", help="import purchases from CSV, sync from the billing database, show a sender's entitlement")
+    p.add_argument("action", choices=["import", "sync", "show"])
+    p.add_argument("file", nargs="?", help="import: the CSV file; show: an e-mail address")
+    p.set_defaults(handler=cmd_customers)

@@ -1,0 +1,131 @@
+"""Commands that show and repair state: tickets, quarantine."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from sqlalchemy import func, select
+
+from mailbot.cli.opened import opened_app
+from mailbot.config import Config
+from mailbot.process.runner import retry_quarantined
+from mailbot.store.db import unit_of_work
+from mailbot.store.models import (
+    Attachment,
+    Event,
+    Inbound,
+    InboundRaw,
+    Participant,
+    Ticket,
+    TicketMessage,
+)
+
+
+def _short(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def describe_event(detail: dict[str, Any], full: bool) -> str:
+    """One line per event; the rules' full reasoning (including rules that did not match) only with --full."""
+    shown = dict(detail)
+    if "matched" in shown:
+        shown["matched"] = [
+            f"{m['rule']} ({'; '.join(m['because'])})" if full else m["rule"] for m in shown["matched"]
+        ]
+        if not full:
+            shown.pop("not_matched", None)
+    return ", ".join(f"{k}={v}" for k, v in shown.items() if v not in (None, [], "", False))
+
+
+def cmd_tickets(config: Config, args: argparse.Namespace) -> int:
+    with opened_app(config, args) as app:
+        with unit_of_work(app.sessions) as s:
+            if args.action == "list":
+                counted = s.execute(select(TicketMessage.ticket_id, func.count()).group_by(TicketMessage.ticket_id))
+                counts = {ticket: n for ticket, n in counted}
+                query = select(Ticket).order_by(Ticket.id.desc()).limit(args.limit)
+                if args.status:
+                    query = query.where(Ticket.status == args.status)
+                rows = s.scalars(query).all()
+                print(f"{'#':>6}  {'status':<8} {'queue':<10} {'msgs':>4}  {'customer':<30} subject")
+                for t in reversed(rows):
+                    print(f"{t.id:>6}  {t.status:<8} {t.queue:<10} {counts.get(t.id, 0):>4}  {_short(t.customer or '-', 30):<30} {_short(t.subject, 60)}")
+                return 0
+            ticket = s.get(Ticket, args.number)
+            if ticket is None:
+                print(f"no ticket #{args.number}")
+                return 1
+            print(f"Ticket #{ticket.id}: {ticket.subject}")
+            print(f"  status {ticket.status}, queue {ticket.queue}, priority {ticket.priority}, assignee {ticket.assignee or '-'}")
+            print(f"  customer {ticket.customer or '-'}; opened {ticket.created_at:%Y-%m-%d %H:%M} UTC")
+            parts = s.scalars(select(Participant).where(Participant.ticket_id == ticket.id)).all()
+            print("  participants: " + ", ".join(f"{p.address} ({p.role})" for p in parts))
+            for m in ticket.messages:
+                who = m.sender or "(unknown sender)"
+                print(f"\n--- message {m.id} {m.direction} {m.author} from {who} at {m.created_at:%Y-%m-%d %H:%M} UTC")
+                print(f"    Subject: {m.subject}")
+                for a in s.scalars(select(Attachment).where(Attachment.message_id == m.id)):
+                    print(f"    [{a.disposition}] {a.filename} ({a.content_type}, {a.size} bytes, sha256 {a.sha256[:12]})")
+                lines = m.text.strip().splitlines()
+                if not args.full and len(lines) > 15:
+                    lines = lines[:15] + [f"[… {len(lines) - 15} more lines; --full shows all]"]
+                print("    " + "\n    ".join(lines))
+            print("\nevents:")
+            for e in s.scalars(select(Event).where(Event.ticket_id == ticket.id).order_by(Event.id)):
+                print(f"  {e.at:%Y-%m-%d %H:%M:%S} {e.kind}: {describe_event(e.detail, args.full)}")
+            return 0
+
+
+def cmd_quarantine(config: Config, args: argparse.Namespace) -> int:
+    with opened_app(config, args) as app:
+        with unit_of_work(app.sessions) as s:
+            if args.action == "list":
+                rows = s.scalars(select(Inbound).where(Inbound.status == "quarantined").order_by(Inbound.id)).all()
+                if not rows:
+                    print("quarantine is empty")
+                for r in rows:
+                    reason = (r.last_error or "").splitlines()[0] if r.last_error else ""
+                    print(f"{r.id:>6}  {r.source}/{r.folder}  {r.size:>8} B  tries {r.attempts}  {_short(reason, 90)}")
+                return 0
+            if args.action == "show":
+                if len(args.ids) != 1:
+                    print("quarantine show takes one id")
+                    return 2
+                row = s.get(Inbound, args.ids[0])
+                if row is None:
+                    print(f"no inbound message {args.ids[0]}")
+                    return 1
+                print(f"inbound {row.id}: {row.status}, from {row.source}/{row.folder} uid={row.uid} file={row.location}")
+                print(f"Message-ID: {row.message_id or '-'}; {row.size} bytes; tries {row.attempts}")
+                print(f"error:\n{row.last_error or '-'}")
+                if args.raw:
+                    raw = s.get_one(InboundRaw, row.id).raw
+                    print("\n" + raw.decode("utf-8", "replace"))
+                return 0
+            if not args.ids and not args.all:
+                print("name the ids to retry, or --all")
+                return 2
+            n = retry_quarantined(s, None if args.all else args.ids, app.clock.now())
+            print(f"{n} message(s) queued again")
+            return 0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("tickets", help="list tickets or show one")
+    tsub = p.add_subparsers(dest="action", required=True)
+    lp = tsub.add_parser("list")
+    lp.add_argument("--status")
+    lp.add_argument("--limit", type=int, default=50)
+    sp = tsub.add_parser("show")
+    sp.add_argument("number", type=int)
+    sp.add_argument("--full", action="store_true", help="print whole message texts")
+    p.set_defaults(handler=cmd_tickets)
+
+    p = sub.add_parser("quarantine", help="messages that could not be processed")
+    p.add_argument("action", choices=["list", "show", "retry"])
+    p.add_argument("ids", nargs="*", type=int)
+    p.add_argument("--all", action="store_true", help="with retry: every quarantined message")
+    p.add_argument("--raw", action="store_true", help="with show: print the raw message")
+    p.set_defaults(handler=cmd_quarantine)

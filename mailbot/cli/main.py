@@ -1,0 +1,81 @@
+"""Entry point: parse arguments, load the config, dispatch to a command, turn known errors into exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+from mailbot import __version__, logs
+from mailbot.cli import customers, inspect, operate, outbox, rules, sla
+from mailbot.clock import Clock, OffsetClock, SystemClock, parse_moment
+from mailbot.config import Config, load
+from mailbot.errors import ConfigError
+
+EXIT_CONFIG = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mailbot", description="A support desk that lives in email.")
+    parser.add_argument(
+        "-c", "--config", type=Path, default=None,
+        help="config file (default: $MAILBOT_CONFIG, else the embedded default: SQLite and a Maildir in ./mailbot-state)",
+    )
+    parser.add_argument(
+        "--now", metavar="TIME", default=None,
+        help='act as if it were TIME ("2026-12-04 17:30" in the desk time zone, or ISO 8601 with an offset); '
+        "time keeps running from there. For dry runs and tests",
+    )
+    parser.add_argument("--version", action="version", version=f"mailbot {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    operate.register(sub)
+    rules.register(sub)
+    outbox.register(sub)
+    inspect.register(sub)
+    customers.register(sub)
+    sla.register(sub)
+    return parser
+
+
+def make_clock(now: str | None, zone: str) -> Clock:
+    """The system clock, or with --now a clock that starts at that instant and keeps running."""
+    if now is None:
+        return SystemClock()
+    return OffsetClock(parse_moment(now, zone) - datetime.now(timezone.utc))
+
+
+def config_path(args: argparse.Namespace) -> Path | None:
+    if args.config is not None:
+        return args.config
+    env = os.environ.get("MAILBOT_CONFIG")
+    return Path(env) if env else None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config: Config = load(config_path(args))
+    except ConfigError as exc:
+        print(f"mailbot: configuration error\n{exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    logs.setup(config.settings.logging.level)
+    try:
+        args.clock = make_clock(args.now, config.settings.mailbot.timezone)
+    except ValueError as exc:
+        print(f"mailbot: --now: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        return int(args.handler(config, args) or 0)
+    except ConfigError as exc:
+        print(f"mailbot: configuration error\n{exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,408 @@
+"""Load and validate the TOML configuration; every problem names the file, the key and the reason."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from sqlalchemy.engine import make_url
+
+from mailbot.errors import ConfigError, from_validation
+
+ADDRESS_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
+
+
+# Config files are strictly typed ("993" is not a port), except that paths are written as strings.
+FsPath = Annotated[Path, Field(strict=False)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as 'Europe/Berlin')") from None
+    return value
+
+
+def _check_address(value: str) -> str:
+    if not ADDRESS_RE.match(value):
+        raise ValueError(f"{value!r} is not an e-mail address")
+    return value.lower()
+
+
+class Secret(Strict):
+    """A password given inline, in a file, or in an environment variable (exactly one)."""
+
+    password: str | None = None
+    password_file: FsPath | None = None
+    password_env: str | None = None
+
+    def resolve_password(self) -> str | None:
+        if self.password is not None:
+            return self.password
+        if self.password_file is not None:
+            return self.password_file.read_text(encoding="utf-8").strip()
+        if self.password_env is not None:
+            return os.environ.get(self.password_env)
+        return None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "Secret":
+        given = [n for n in ("password", "password_file", "password_env") if getattr(self, n) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give only one of {', '.join(given)}")
+        if self.password_file is not None and not self.password_file.is_file():
+            raise ValueError(f"password_file {str(self.password_file)!r} does not exist")
+        if self.password_env is not None and self.password_env not in os.environ:
+            raise ValueError(f"password_env names {self.password_env!r}, which is not set in the environment")
+        return self
+
+
+class Desk(Strict):
+    state_dir: FsPath = Path("mailbot-state")
+    database_url: str = ""
+    secret: str | None = None
+    secret_file: FsPath | None = None
+    support_address: Annotated[str, Field(min_length=3)] = "support@localhost"
+    support_name: str = "Support"
+    message_id_domain: str = ""
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        return _check_timezone(value)
+
+    @field_validator("support_address")
+    @classmethod
+    def _addr(cls, value: str) -> str:
+        return _check_address(value)
+
+    @model_validator(mode="after")
+    def _secret_source(self) -> "Desk":
+        if self.secret is not None and self.secret_file is not None:
+            raise ValueError("give only one of secret, secret_file")
+        if self.secret is not None and len(self.secret) < 16:
+            raise ValueError("secret must be at least 16 characters long")
+        return self
+
+
+class ImapAccount(Secret):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    host: str
+    port: Annotated[int, Field(gt=0, lt=65536)] | None = None
+    security: Literal["tls", "starttls", "plain"] = "tls"
+    allow_plaintext: bool = False
+    verify_tls: bool = True
+    ca_file: FsPath | None = None
+    username: str
+    folders: Annotated[list[str], Field(min_length=1)] = ["INBOX"]
+    batch_size: Annotated[int, Field(ge=1, le=5000)] = 100
+    after_fetch: Literal["none", "flag", "move"] = "none"
+    processed_flag: Annotated[str, Field(pattern=r"^\$?[A-Za-z0-9_-]+$")] = "$MailbotFiled"
+    processed_folder: str = "Processed"
+    timeout_seconds: Annotated[float, Field(gt=0)] = 60.0
+    reconnect_max_seconds: Annotated[float, Field(gt=0)] = 300.0
+    idle: bool = True
+
+    @model_validator(mode="after")
+    def _plaintext(self) -> "ImapAccount":
+        if self.security == "plain" and not self.allow_plaintext:
+            raise ValueError(
+                "security = 'plain' sends the password unencrypted; set allow_plaintext = true to accept that"
+            )
+        if self.ca_file is not None and not self.ca_file.is_file():
+            raise ValueError(f"ca_file {str(self.ca_file)!r} does not exist")
+        if self.after_fetch == "move" and self.processed_folder in self.folders:
+            raise ValueError("processed_folder must not be one of the folders being polled")
+        return self
+
+    @property
+    def effective_port(self) -> int:
+        if self.port is not None:
+            return self.port
+        return 993 if self.security == "tls" else 143
+
+
+class MaildirSource(Strict):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    path: FsPath
+
+
+class Processing(Strict):
+    max_attempts: Annotated[int, Field(ge=1, le=100)] = 5
+    retry_base_seconds: Annotated[float, Field(ge=0)] = 60.0
+    retry_max_seconds: Annotated[float, Field(ge=0)] = 3600.0
+    batch_size: Annotated[int, Field(ge=1, le=10000)] = 200
+
+
+class Schedule(Strict):
+    poll_seconds: Annotated[float, Field(gt=0)] = 60.0
+    process_seconds: Annotated[float, Field(gt=0)] = 5.0
+    outbox_seconds: Annotated[float, Field(gt=0)] = 10.0
+    sweep_seconds: Annotated[float, Field(gt=0)] = 60.0
+
+
+class Smtp(Secret):
+    transport: Literal["smtp", "maildir"] = "maildir"
+    host: str = "localhost"
+    port: Annotated[int, Field(gt=0, lt=65536)] | None = None
+    security: Literal["tls", "starttls", "plain"] = "starttls"
+    allow_plaintext: bool = False
+    verify_tls: bool = True
+    ca_file: FsPath | None = None
+    username: str | None = None
+    timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+    retry_base_seconds: Annotated[float, Field(ge=0)] = 60.0
+    retry_max_seconds: Annotated[float, Field(ge=0)] = 3600.0
+    give_up_after_hours: Annotated[float, Field(gt=0)] = 72.0
+    outgoing_maildir: FsPath | None = None
+
+    @model_validator(mode="after")
+    def _plaintext(self) -> "Smtp":
+        if self.transport == "smtp" and self.security == "plain" and not self.allow_plaintext:
+            raise ValueError(
+                "security = 'plain' sends mail and the password unencrypted; set allow_plaintext = true to accept that"
+            )
+        if self.ca_file is not None and not self.ca_file.is_file():
+            raise ValueError(f"ca_file {str(self.ca_file)!r} does not exist")
+        return self
+
+    @property
+    def effective_port(self) -> int:
+        if self.port is not None:
+            return self.port
+        return 465 if self.security == "tls" else 587 if self.security == "starttls" else 25
+
+
+class Rules(Strict):
+    dir: FsPath | None = None
+    templates_dir: FsPath | None = None
+
+    @model_validator(mode="after")
+    def _exists(self) -> "Rules":
+        for key in ("dir", "templates_dir"):
+            value = getattr(self, key)
+            if value is not None and not value.is_dir():
+                raise ValueError(f"{key} {str(value)!r} is not a folder")
+        return self
+
+
+class Replies(Strict):
+    default_language: Annotated[str, Field(pattern=r"^[a-z]{2}$")] = "en"
+    max_auto_replies_per_day: Annotated[int, Field(ge=0)] = 10
+
+
+class Customers(Strict):
+    """An optional billing database that holds the truth about purchases, synced on a timer."""
+
+    sql_url: str = ""
+    sql_query: str = ""
+    sync_minutes: Annotated[float, Field(gt=0)] = 15.0
+
+    @model_validator(mode="after")
+    def _both(self) -> "Customers":
+        if bool(self.sql_url) != bool(self.sql_query):
+            raise ValueError("give both sql_url and sql_query, or neither")
+        if self.sql_url:
+            try:
+                make_url(self.sql_url)
+            except Exception:
+                raise ValueError(f"sql_url {self.sql_url!r} is not a database URL such as postgresql+psycopg://user@host/db") from None
+        return self
+
+
+class AgentSpec(Strict):
+    address: str
+    name: str = ""
+    queues: list[str] = ["support"]
+
+    @field_validator("address")
+    @classmethod
+    def _addr(cls, value: str) -> str:
+        return _check_address(value)
+
+
+class Agents(Strict):
+    # An agent's mail counts as the agent's only with proof: it came to the agent's own signed reply
+    # address and, unless this is false, our border server's Authentication-Results show DKIM aligned
+    # with the From domain, or DMARC, passing.
+    require_authentication: bool = True
+    # The authserv-id our own border MTA writes in Authentication-Results; headers from anyone else are
+    # ignored. Required while require_authentication is true and agents are configured.
+    authserv_id: str = ""
+    # Relayed answers come from the support address; with this, the display name shows the agent too.
+    show_agent_names: bool = False
+    # Attachments up to this size (each) are attached to agent notifications; larger ones are listed.
+    attach_max_bytes: Annotated[int, Field(ge=0)] = 10_000_000
+    # A customer writing to a ticket closed longer ago than this opens a new ticket linked to it.
+    reopen_days: Annotated[int, Field(ge=0)] = 14
+
+
+class Logging(Strict):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class Settings(Strict):
+    mailbot: Desk = Desk()
+    processing: Processing = Processing()
+    schedule: Schedule = Schedule()
+    logging: Logging = Logging()
+    smtp: Smtp = Smtp()
+    rules: Rules = Rules()
+    replies: Replies = Replies()
+    customers: Customers = Customers()
+    agents: Agents = Agents()
+    agent: list[AgentSpec] = []
+    imap: list[ImapAccount] = []
+    maildir: list[MaildirSource] = []
+
+    @model_validator(mode="after")
+    def _agents(self) -> "Settings":
+        addresses = [a.address for a in self.agent]
+        dupes = sorted({a for a in addresses if addresses.count(a) > 1})
+        if dupes:
+            raise ValueError(f"agent addresses must be unique; repeated: {', '.join(dupes)}")
+        if self.agent and self.agents.require_authentication and not self.agents.authserv_id:
+            raise ValueError(
+                "agents.authserv_id is required while agents.require_authentication is true: it names the "
+                "Authentication-Results header of your own border mail server"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> "Settings":
+        names = [s.name for s in self.imap] + [s.name for s in self.maildir]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"source names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+
+class Config:
+    """Validated settings plus the values derived from them (paths made absolute, secret loaded)."""
+
+    def __init__(self, settings: Settings, path: Path | None) -> None:
+        self.settings = settings
+        self.path = path
+        desk = settings.mailbot
+        self.state_dir = desk.state_dir
+        self.database_url = desk.database_url or f"sqlite:///{self.state_dir / 'mailbot.db'}"
+        domain = desk.support_address.rsplit("@", 1)[1]
+        self.message_id_domain = desk.message_id_domain or domain
+        self.support_address = desk.support_address
+        self.rules_dir = settings.rules.dir or DEFAULT_RULES
+        self.outgoing_maildir = settings.smtp.outgoing_maildir or self.state_dir / "outgoing"
+
+    @property
+    def source(self) -> str:
+        return str(self.path) if self.path else "<embedded default>"
+
+    def secret_bytes(self) -> bytes:
+        """The HMAC secret for reply tokens; created in the state directory on first use if none is configured."""
+        desk = self.settings.mailbot
+        if desk.secret is not None:
+            return desk.secret.encode()
+        path = desk.secret_file or self.state_dir / "secret"
+        if not path.exists():
+            if desk.secret_file is not None:
+                raise ConfigError(self.source, [("mailbot.secret_file", f"{str(path)!r} does not exist")])
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(32))
+        value = path.read_text(encoding="utf-8").strip()
+        if len(value) < 16:
+            raise ConfigError(self.source, [("mailbot.secret_file", "secret must be at least 16 characters long")])
+        return value.encode()
+
+
+# The preset used when the config names no rules folder: the project's own rules/default.
+DEFAULT_RULES = Path(__file__).resolve().parent.parent / "rules" / "default"
+
+PATH_KEYS = {
+    ("mailbot", "state_dir"),
+    ("mailbot", "secret_file"),
+    ("imap", "password_file"),
+    ("imap", "ca_file"),
+    ("smtp", "password_file"),
+    ("smtp", "ca_file"),
+    ("smtp", "outgoing_maildir"),
+    ("rules", "dir"),
+    ("rules", "templates_dir"),
+    ("maildir", "path"),
+}
+
+
+def _absolutise(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Make relative paths relative to the config file's folder, before validation checks they exist."""
+
+    def fix(section: str, table: dict[str, Any]) -> None:
+        for key, value in table.items():
+            if (section, key) in PATH_KEYS and isinstance(value, str) and value:
+                p = Path(value).expanduser()
+                table[key] = str(p if p.is_absolute() else base / p)
+
+    for section, value in data.items():
+        if isinstance(value, dict):
+            fix(section, value)
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, dict):
+                    fix(section, item)
+    return data
+
+
+def embedded_default(state_dir: Path | None = None) -> Config:
+    """The zero-configuration desk: SQLite and a local Maildir under ./mailbot-state."""
+    base = (state_dir or Path("mailbot-state")).absolute()
+    settings = Settings(
+        mailbot=Desk(state_dir=base),
+        maildir=[MaildirSource(name="local", path=base / "maildir")],
+    )
+    return Config(settings, None)
+
+
+def parse(text: str, path: Path) -> Config:
+    """Validate configuration text read from `path` (relative paths resolve against its folder)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, [("", f"not valid TOML: {exc}")]) from None
+    data = _absolutise(data, path.absolute().parent)
+    data.setdefault("mailbot", {}).setdefault("state_dir", str(path.absolute().parent / "mailbot-state"))
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise from_validation(path, exc) from None
+    return Config(settings, path)
+
+
+def load(path: Path | None) -> Config:
+    """Load the config file at `path`, or the embedded default when `path` is None."""
+    if path is None:
+        return embedded_default()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(path, [("", "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, [("", f"cannot read: {exc}")]) from None
+    return parse(text, path)

@@ -1,0 +1,1 @@
+"""The pure core: dataclasses in, dataclasses out, time passed in; no I/O."""

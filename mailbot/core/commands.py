@@ -1,0 +1,67 @@
+"""Commands agents write on their own lines at the top of a reply: `#close`, `#assign bob@…`, `#note` …"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+PRIORITIES = ("low", "normal", "high", "urgent")
+_LINE = re.compile(r"^#([a-z]+)\b\s*(.*)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str  # close | pending | open | assign | priority | queue | note
+    argument: str = ""
+
+
+@dataclass(frozen=True)
+class Parsed:
+    commands: tuple[Command, ...]
+    errors: tuple[str, ...]
+    text: str  # the reply without its command lines
+
+    @property
+    def note(self) -> bool:
+        return any(c.name == "note" for c in self.commands)
+
+
+HELP = {
+    "close": "#close — close the ticket and send the customer the closing message",
+    "pending": "#pending — wait on the customer (the response clock pauses)",
+    "open": "#open — reopen",
+    "assign": "#assign ADDRESS or #assign me — assign the ticket",
+    "priority": "#priority low|normal|high|urgent",
+    "queue": "#queue NAME — move the ticket to another queue",
+    "note": "#note — the whole reply is an internal note for agents, not sent to the customer",
+}
+
+
+def parse(text: str) -> Parsed:
+    """Command lines are read from the top of the reply until the first line that is not one (blank lines
+    between them are allowed). Anything else stays text, including lines that start with # later on."""
+    commands: list[Command] = []
+    errors: list[str] = []
+    lines = text.replace("\r\n", "\n").split("\n")
+    i = 0
+    while i < len(lines):
+        line = lines[i].strip()
+        if not line:
+            i += 1
+            continue
+        m = _LINE.match(line)
+        if not m:
+            break
+        name, arg = m.group(1).lower(), m.group(2).strip()
+        if name not in HELP:
+            errors.append(f"unknown command #{name}")
+        elif name in ("assign", "queue", "priority") and not arg:
+            errors.append(f"#{name} needs an argument: {HELP[name]}")
+        elif name == "priority" and arg.lower() not in PRIORITIES:
+            errors.append(f"#priority {arg}: use one of {', '.join(PRIORITIES)}")
+        elif name in ("close", "pending", "open", "note") and arg:
+            errors.append(f"#{name} takes no argument (got {arg!r})")
+        else:
+            commands.append(Command(name, arg.lower() if name in ("priority", "assign") else arg))
+        i += 1
+    return Parsed(tuple(commands), tuple(errors), "\n".join(lines[i:]).strip("\n"))

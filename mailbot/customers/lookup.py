@@ -1,0 +1,57 @@
+"""Find a sender's customer and purchases: an exact address first, else the domain or a parent domain."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, select
+
+from mailbot.core.entitlement import Purchase
+from mailbot.store.models import Customer, CustomerAddress, Entitlement
+
+
+@dataclass(frozen=True)
+class Found:
+    customer_id: int
+    external_id: str
+    name: str
+    timezone: str | None
+    matched: str  # "address alice@x.example" or "domain x.example"
+    purchases: tuple[Purchase, ...]
+
+
+def parent_domains(domain: str) -> list[str]:
+    """'mail.shop.example.com' → ['mail.shop.example.com', 'shop.example.com', 'example.com']."""
+    labels = domain.lower().split(".")
+    return [".".join(labels[i:]) for i in range(len(labels) - 1)] or [domain.lower()]
+
+
+def find_customer(conn: Connection, address: str) -> Found | None:
+    address = address.lower()
+    domain = address.rsplit("@", 1)[-1]
+    candidates = [("address", address)] + [("domain", d) for d in parent_domains(domain)]
+    rows = conn.execute(
+        select(CustomerAddress.kind, CustomerAddress.value, CustomerAddress.customer_id).where(
+            CustomerAddress.value.in_([v for _, v in candidates])
+        )
+    ).all()
+    by_key = {(kind, value): customer for kind, value, customer in rows}
+    for key in candidates:  # the most specific match wins
+        if key in by_key:
+            customer_id = by_key[key]
+            break
+    else:
+        return None
+    customer = conn.execute(select(Customer.external_id, Customer.name, Customer.timezone).where(Customer.id == customer_id)).one()
+    bought = conn.execute(
+        select(Entitlement.product, Entitlement.kind, Entitlement.plan, Entitlement.paid_at, Entitlement.starts_at, Entitlement.ends_at)
+        .where(Entitlement.customer_id == customer_id)
+    ).all()
+    return Found(
+        customer_id=customer_id,
+        external_id=customer.external_id,
+        name=customer.name,
+        timezone=customer.timezone,
+        matched=f"{key[0]} {key[1]}",
+        purchases=tuple(Purchase(*row) for row in bought),
+    )

@@ -1,0 +1,169 @@
+"""`mailbot run`: an APScheduler 3 AsyncIOScheduler that only ticks; the database holds all state.
+
+Four fixed jobs — poll, process, flush the outbox, sweep deadlines — each max_instances=1, coalesce=True.
+Blocking work (imapclient, SQLAlchemy) runs in worker threads; aiosmtplib runs on the loop. A stage that
+produced work wakes the next one at once instead of waiting for its interval. SIGTERM stops taking work,
+lets the current transaction finish and exits 0; SIGHUP reloads the rules if they validate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from mailbot import systemd
+from mailbot.app import App
+from mailbot.intake.idle import IdleWatcher
+from mailbot.intake.imap import ImapSource
+from mailbot.logs import log
+
+logger = logging.getLogger("mailbot.daemon")
+
+SHUTDOWN_GRACE_SECONDS = 20.0
+
+
+class Daemon:
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.stopping = threading.Event()
+        self._running: set[asyncio.Task[Any]] = set()
+        self.scheduler: AsyncIOScheduler | None = None
+
+    def should_stop(self) -> bool:
+        return self.stopping.is_set()
+
+    # the jobs ----------------------------------------------------------------------------------------
+    async def poll(self) -> int:
+        stored = await asyncio.to_thread(self.app.poll, self.should_stop)
+        if stored:
+            self.wake("process")
+        return stored
+
+    async def process(self) -> int:
+        stats = await asyncio.to_thread(self.app.process, self.should_stop)
+        if stats.handled:
+            log(logger, logging.INFO, "process.done", filed=stats.done, duplicates=stats.duplicates, retry=stats.retried, quarantined=stats.quarantined)
+            self.wake("outbox")
+        return stats.handled
+
+    async def outbox(self) -> int:
+        stats = await self.app.sender.flush(self.should_stop)
+        if stats.sent or stats.failed or stats.retry:
+            log(logger, logging.INFO, "outbox.done", sent=stats.sent, retry=stats.retry, failed=stats.failed)
+        return stats.sent
+
+    async def sweep(self) -> int:
+        fired = await asyncio.to_thread(self.app.sweep, self.should_stop)
+        if fired:
+            self.wake("outbox")
+        return fired
+
+    async def sync(self) -> None:
+        await asyncio.to_thread(self.app.sync_customers)
+
+    async def watchdog(self) -> None:
+        systemd.notify("WATCHDOG=1")
+
+    # plumbing ----------------------------------------------------------------------------------------
+    def _guarded(self, name: str, job: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
+        """Run a job as a tracked task (so shutdown can wait for it) that logs instead of dying."""
+
+        async def run() -> None:
+            if self.should_stop():
+                return
+            task = asyncio.current_task()
+            assert task is not None
+            self._running.add(task)
+            try:
+                await job()
+            except Exception:
+                log(logger, logging.ERROR, "job.failed", job=name, exc_info=True)
+            finally:
+                self._running.discard(task)
+
+        return run
+
+    def wake(self, job_id: str) -> None:
+        if self.scheduler is not None and not self.should_stop():
+            job = self.scheduler.get_job(job_id)
+            if job is not None:
+                job.modify(next_run_time=datetime.now(timezone.utc))
+
+    async def run_once(self) -> bool:
+        """One of each job, in order (for cron users and tests). A job that fails is logged and the others
+        still run; returns whether all succeeded."""
+        ok = True
+        for name, job in (("poll", self.poll), ("process", self.process), ("sweep", self.sweep), ("outbox", self.outbox)):
+            try:
+                await job()
+            except Exception:
+                log(logger, logging.ERROR, "job.failed", job=name, exc_info=True)
+                ok = False
+        await self.app.sender.transport.close()
+        return ok
+
+    async def run_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+
+        def on_stop(signame: str) -> None:
+            log(logger, logging.INFO, "daemon.stopping", signal=signame)
+            self.stopping.set()
+            stop.set()
+
+        loop.add_signal_handler(signal.SIGTERM, on_stop, "SIGTERM")
+        loop.add_signal_handler(signal.SIGINT, on_stop, "SIGINT")
+        loop.add_signal_handler(signal.SIGHUP, lambda: loop.run_in_executor(None, self.app.reload_policy))
+
+        sched = self.scheduler = AsyncIOScheduler(timezone=timezone.utc, event_loop=loop)
+        every = self.app.config.settings.schedule
+        now = datetime.now(timezone.utc)
+        for job_id, fn, seconds in (
+            ("poll", self.poll, every.poll_seconds),
+            ("process", self.process, every.process_seconds),
+            ("outbox", self.outbox, every.outbox_seconds),
+            ("sweep", self.sweep, every.sweep_seconds),
+        ):
+            sched.add_job(
+                self._guarded(job_id, fn), "interval", seconds=seconds, id=job_id, next_run_time=now,
+                max_instances=1, coalesce=True, misfire_grace_time=None,
+            )
+        customers = self.app.config.settings.customers
+        if customers.sql_url:
+            sched.add_job(
+                self._guarded("sync", self.sync), "interval", minutes=customers.sync_minutes, id="sync",
+                next_run_time=now, max_instances=1, coalesce=True,
+            )
+        interval = systemd.watchdog_interval()
+        if interval:
+            sched.add_job(self.watchdog, "interval", seconds=interval, id="watchdog", next_run_time=now)
+        sched.start()
+        watchers = [
+            IdleWatcher(src.account, lambda: loop.call_soon_threadsafe(self.wake, "poll"))
+            for src in self.app.sources if isinstance(src, ImapSource) and src.account.idle
+        ]
+        for watcher in watchers:
+            watcher.start()
+        systemd.notify("READY=1", "STATUS=running")
+        log(logger, logging.INFO, "daemon.started", database=self.app.engine.url.render_as_string(hide_password=True),
+            sources=len(self.app.sources), rules=len(self.app.policy.rules.rules))
+        await stop.wait()
+
+        systemd.notify("STOPPING=1")
+        sched.shutdown(wait=False)
+        for watcher in watchers:
+            watcher.stop()
+        running = list(self._running)
+        if running:
+            done, pending = await asyncio.wait(running, timeout=SHUTDOWN_GRACE_SECONDS)
+            for task in pending:
+                task.cancel()
+        await self.app.sender.transport.close()
+        log(logger, logging.INFO, "daemon.stopped")

@@ -1,0 +1,1 @@
+"""Intake: copy new mail from IMAP folders and Maildirs into the inbound table, byte for byte."""

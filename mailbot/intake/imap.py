@@ -1,0 +1,277 @@
+"""IMAP intake: BODY.PEEK[] in batches, raw bytes committed with the cursor before the server is touched."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailbot import failpoints
+from mailbot.clock import Clock
+from mailbot.config import ImapAccount
+from mailbot.intake.inbound import Fetched, store_raw
+from mailbot.logs import log
+from mailbot.store.db import unit_of_work
+from mailbot.store.models import MailboxCursor
+
+logger = logging.getLogger("mailbot.intake.imap")
+
+# What a dropped or refused connection looks like from imapclient; each means "reconnect later".
+CONNECTION_ERRORS = (OSError, socket.timeout, ssl.SSLError, IMAPClientError, EOFError)
+
+
+class InsecureConnection(Exception):
+    """The server does not offer the security the config asks for; mailbot will not fall back."""
+
+
+@dataclass
+class FolderStats:
+    folder: str
+    fetched: int = 0
+    stored: int = 0
+    settled: int = 0  # messages flagged or moved after their bytes were committed
+    rescanned: bool = False
+
+
+@dataclass
+class PollResult:
+    source: str
+    ok: bool
+    folders: list[FolderStats] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def stored(self) -> int:
+        return sum(f.stored for f in self.folders)
+
+
+def tls_context(account: ImapAccount) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(cafile=str(account.ca_file) if account.ca_file else None)
+    if not account.verify_tls:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def connect(acc: ImapAccount) -> IMAPClient:
+    """The one place that opens the network connection: TLS, or STARTTLS that must succeed, then login."""
+    client = IMAPClient(
+        acc.host,
+        port=acc.effective_port,
+        ssl=acc.security == "tls",
+        ssl_context=tls_context(acc) if acc.security == "tls" else None,
+        timeout=acc.timeout_seconds,
+    )
+    try:
+        if acc.security == "starttls":
+            if not client.has_capability("STARTTLS"):
+                raise InsecureConnection(f"{acc.host} does not offer STARTTLS; refusing to log in in plaintext")
+            client.starttls(tls_context(acc))
+        client.login(acc.username, acc.resolve_password() or "")
+    except BaseException:
+        close_quietly(client)
+        raise
+    return client
+
+
+class ImapSource:
+    """One IMAP account: keeps its connection between polls and reconnects with backoff when it drops."""
+
+    def __init__(self, account: ImapAccount, sessions: sessionmaker[Session], clock: Clock) -> None:
+        self.account = account
+        self.sessions = sessions
+        self.clock = clock
+        self._client: IMAPClient | None = None
+        self._delay = 0.0
+        self._next_try: datetime | None = None
+
+    @property
+    def name(self) -> str:
+        return self.account.name
+
+    # connection ----------------------------------------------------------------------------------
+    def connect(self) -> IMAPClient:
+        return connect(self.account)
+
+    def close(self) -> None:
+        if self._client is not None:
+            close_quietly(self._client)
+            self._client = None
+
+    # polling -------------------------------------------------------------------------------------
+    def poll(self) -> PollResult:
+        """Fetch everything new in every folder. Never raises for server trouble: it logs and backs off."""
+        now = self.clock.now()
+        if self._next_try is not None and now < self._next_try:
+            return PollResult(self.name, ok=False, error="waiting to reconnect")
+        result = PollResult(self.name, ok=True)
+        try:
+            if self._client is None:
+                self._client = self.connect()
+                log(logger, logging.INFO, "imap.connected", source=self.name, host=self.account.host)
+            for folder in self.account.folders:
+                result.folders.append(self._poll_folder(self._client, folder))
+        except CONNECTION_ERRORS + (InsecureConnection,) as exc:
+            self.close()
+            self._delay = min(max(self._delay * 2, 1.0), self.account.reconnect_max_seconds)
+            self._next_try = now + timedelta(seconds=self._delay)
+            result.ok = False
+            result.error = f"{type(exc).__name__}: {exc}"
+            log(
+                logger, logging.WARNING, "imap.unavailable", source=self.name, host=self.account.host,
+                error=result.error, retry_in_s=round(self._delay, 1),
+            )
+            return result
+        self._delay = 0.0
+        self._next_try = None
+        return result
+
+    def _poll_folder(self, client: IMAPClient, folder: str) -> FolderStats:
+        acc = self.account
+        stats = FolderStats(folder)
+        info = client.select_folder(folder, readonly=acc.after_fetch == "none")
+        uidvalidity = int(info[b"UIDVALIDITY"])
+        last_uid = self._cursor(folder, uidvalidity, stats)
+
+        uids = sorted(u for u in client.search(["UID", f"{last_uid + 1}:*"]) if u > last_uid)
+        for start in range(0, len(uids), acc.batch_size):
+            batch = uids[start : start + acc.batch_size]
+            bodies, upto = self._fetch(client, folder, batch)
+            items = [Fetched(raw=raw, folder=folder, uidvalidity=uidvalidity, uid=uid) for uid, raw in bodies]
+            stats.fetched += len(items)
+            with unit_of_work(self.sessions) as session:
+                stats.stored += store_raw(session, self.name, items, self.clock.now())
+                if upto is not None:
+                    self._advance(session, folder, uidvalidity, upto)
+                failpoints.reached("intake.before_commit")
+            failpoints.reached("intake.after_commit")
+            # Only now, with the bytes committed, may the server's copy change.
+            stats.settled += self._settle(client, folder, [uid for uid, _ in bodies])
+            if upto != max(batch):
+                break  # a message the server would not hand over: the cursor waits before it, try next poll
+            last_uid = upto
+        stats.settled += self._catch_up(client, folder, last_uid)
+        if stats.fetched or stats.settled or stats.rescanned:
+            log(
+                logger, logging.INFO, "imap.polled", source=self.name, folder=folder, fetched=stats.fetched,
+                stored=stats.stored, settled=stats.settled, rescanned=stats.rescanned,
+            )
+        return stats
+
+    def _fetch(self, client: IMAPClient, folder: str, batch: list[int]) -> tuple[list[tuple[int, bytes]], int | None]:
+        """BODY.PEEK[] for `batch`. Returns the bodies and how far the cursor may move: past every UID that
+        was fetched or no longer exists, but never past one that exists and did not come back."""
+        response = client.fetch(batch, ["BODY.PEEK[]"])
+        bodies = {uid: bytes(data[b"BODY[]"]) for uid, data in response.items() if b"BODY[]" in data}
+        del response
+        missing = [uid for uid in batch if uid not in bodies]
+        if missing:
+            present = set(client.search(["UID", ",".join(map(str, missing))])) & set(missing)
+            for uid in sorted(present):  # a server hiccup, or one message too big for one answer: try it alone
+                data = client.fetch([uid], ["BODY.PEEK[]"]).get(uid, {})
+                if b"BODY[]" in data:
+                    bodies[uid] = bytes(data[b"BODY[]"])
+            stuck = sorted(present - set(bodies))
+            gone = sorted(set(missing) - present)
+            if gone:
+                log(logger, logging.WARNING, "imap.vanished", source=self.name, folder=folder, uids=",".join(map(str, gone)),
+                    reason="expunged by another client between SEARCH and FETCH")
+            if stuck:
+                log(logger, logging.ERROR, "imap.fetch_failed", source=self.name, folder=folder, uids=",".join(map(str, stuck)),
+                    reason="the server lists these messages but returns no body; will try again")
+                ok = [uid for uid in batch if uid < stuck[0]]
+                return [(u, bodies[u]) for u in ok if u in bodies], (max(ok) if ok else None)
+        return [(u, bodies[u]) for u in batch if u in bodies], max(batch)
+
+    # cursor --------------------------------------------------------------------------------------
+    def _cursor(self, folder: str, uidvalidity: int, stats: FolderStats) -> int:
+        with unit_of_work(self.sessions) as session:
+            row = session.scalars(
+                select(MailboxCursor).where(MailboxCursor.source == self.name, MailboxCursor.folder == folder)
+            ).one_or_none()
+            if row is None:
+                session.add(
+                    MailboxCursor(
+                        source=self.name, folder=folder, uidvalidity=uidvalidity, last_uid=0,
+                        updated_at=self.clock.now(),
+                    )
+                )
+                return 0
+            if row.uidvalidity != uidvalidity:
+                # The server renumbered the folder: read it all again; content hashes keep out what we have.
+                log(
+                    logger, logging.WARNING, "imap.uidvalidity_changed", source=self.name, folder=folder,
+                    old=row.uidvalidity, new=uidvalidity,
+                )
+                row.uidvalidity = uidvalidity
+                row.last_uid = 0
+                row.updated_at = self.clock.now()
+                stats.rescanned = True
+                return 0
+            return row.last_uid
+
+    def _advance(self, session: Session, folder: str, uidvalidity: int, uid: int) -> None:
+        row = session.scalars(
+            select(MailboxCursor).where(MailboxCursor.source == self.name, MailboxCursor.folder == folder)
+        ).one()
+        if row.uidvalidity == uidvalidity and uid > row.last_uid:
+            row.last_uid = uid
+            row.updated_at = self.clock.now()
+
+    # after the commit ------------------------------------------------------------------------------
+    def _settle(self, client: IMAPClient, folder: str, uids: list[int]) -> int:
+        """Flag or move messages whose bytes are committed."""
+        acc = self.account
+        if not uids or acc.after_fetch == "none":
+            return 0
+        if acc.after_fetch == "flag":
+            client.add_flags(uids, [acc.processed_flag.encode()], silent=True)
+            return len(uids)
+        self._ensure_folder(client, acc.processed_folder)
+        if client.has_capability("MOVE"):
+            client.move(uids, acc.processed_folder)
+        else:
+            client.copy(uids, acc.processed_folder)
+            client.add_flags(uids, [b"\\Deleted"], silent=True)
+            if client.has_capability("UIDPLUS"):
+                client.uid_expunge(uids)
+            # Without UIDPLUS an EXPUNGE would also remove other clients' deleted mail; leave it to them.
+        return len(uids)
+
+    def _catch_up(self, client: IMAPClient, folder: str, last_uid: int) -> int:
+        """Settle messages committed in an earlier run that crashed before it could flag or move them."""
+        acc = self.account
+        if last_uid <= 0 or acc.after_fetch == "none":
+            return 0
+        criteria: list[object] = ["UID", f"1:{last_uid}"]
+        if acc.after_fetch == "flag":
+            criteria += ["UNKEYWORD", acc.processed_flag]
+        left = sorted(u for u in client.search(criteria) if u <= last_uid)
+        if left:
+            log(logger, logging.INFO, "imap.catch_up", source=self.name, folder=folder, messages=len(left))
+        return self._settle(client, folder, left)
+
+    def _ensure_folder(self, client: IMAPClient, name: str) -> None:
+        if not client.folder_exists(name):
+            try:
+                client.create_folder(name)
+            except IMAPClientError:
+                if not client.folder_exists(name):  # another worker may have created it meanwhile
+                    raise
+
+
+def close_quietly(client: IMAPClient) -> None:
+    try:
+        client.logout()
+    except Exception:
+        try:
+            client.shutdown()
+        except Exception:
+            pass

@@ -1,0 +1,45 @@
+"""Logging as one key=value line per event on stderr, a format journald and grep both keep well."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import Any
+
+_BARE = re.compile(r"^[A-Za-z0-9_.:/@+-]+$")
+
+
+def _quote(value: Any) -> str:
+    text = str(value)
+    if text and _BARE.match(text):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+class KeyValueFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        fields: dict[str, Any] = {"level": record.levelname.lower(), "event": record.getMessage()}
+        fields.update((k, v) for k, v in getattr(record, "kv", {}).items() if v is not None)
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            fields.setdefault("error", f"{type(exc).__name__}: {exc}")
+        return " ".join(f"{k}={_quote(v)}" for k, v in fields.items())
+
+
+def setup(level: str = "info") -> None:
+    """Send all of mailbot's logging to stderr as key=value lines."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(KeyValueFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # Libraries speak only when something is wrong.
+    for noisy in ("apscheduler", "imapclient", "aiosmtplib", "alembic", "sqlalchemy"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("mailparser").setLevel(logging.ERROR)  # see mailbot/parse.py
+
+
+def log(logger: logging.Logger, level: int, event: str, exc_info: bool = False, **fields: Any) -> None:
+    """Log `event` with `fields` as key=value pairs."""
+    logger.log(level, event, extra={"kv": fields}, exc_info=exc_info)

@@ -1,0 +1,1 @@
+"""The outbox: finished outgoing mail written with the decision that caused it, sent by a separate job."""

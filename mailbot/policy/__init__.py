@@ -1,0 +1,1 @@
+"""Policy: named conditions and actions in Python, ordered and configured by TOML rules files."""

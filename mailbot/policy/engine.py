@@ -1,0 +1,58 @@
+"""Evaluate rules in order: all `when` conditions must hold and no `unless` one; first match wins unless `continue`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mailbot.policy.actions import Action
+from mailbot.policy.conditions import Condition
+from mailbot.policy.facts import Decision, Facts, RuleHit
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    file: str
+    description: str
+    when: tuple[tuple[Condition, Any], ...]
+    unless: tuple[tuple[Condition, Any], ...]
+    then: tuple[tuple[Action, Any], ...]
+    keep_going: bool  # `continue = true`
+
+    def matches(self, facts: Facts) -> tuple[bool, list[str]]:
+        """Whether the rule applies, with the reasons (or the one reason it does not)."""
+        reasons: list[str] = []
+        for cond, arg in self.when:
+            ok, why = cond.check(facts, arg)
+            if not ok:
+                return False, [f"{cond.name}: {why}"]
+            reasons.append(f"{cond.name}: {why}")
+        for cond, arg in self.unless:
+            ok, why = cond.check(facts, arg)
+            if ok:
+                return False, [f"unless {cond.name}: {why}"]
+            reasons.append(f"not {cond.name}: {why}")
+        return True, reasons or ["no conditions: matches everything"]
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    rules: tuple[Rule, ...]
+    source: str
+
+    def evaluate(self, facts: Facts) -> Decision:
+        decision = Decision()
+        for rule in self.rules:
+            ok, reasons = rule.matches(facts)
+            if not ok:
+                decision.misses.append((rule.name, reasons[0]))
+                continue
+            decision.hits.append(RuleHit(rule.name, rule.file, tuple(reasons)))
+            stop = False
+            for act, arg in rule.then:
+                act.apply(decision, arg)
+                stop = stop or act.name == "stop"
+            if stop or not rule.keep_going:
+                break
+        return decision

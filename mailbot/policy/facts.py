@@ -1,0 +1,59 @@
+"""What rules may look at, and what they decide: plain dataclasses, no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from mailbot.core.mail import InboundMail
+
+
+@dataclass(frozen=True)
+class Facts:
+    mail: InboundMail
+    received_at: datetime
+    new_ticket: bool
+    automatic: tuple[str, ...] = ()
+    language: str = "en"
+    entitlement: str = "unknown"  # active | expired | guarantee-lapsed | unknown
+    plan: str | None = None
+    ticket_status: str = "new"
+    queue: str = "support"
+
+
+@dataclass(frozen=True)
+class RuleHit:
+    rule: str
+    file: str
+    reasons: tuple[str, ...]
+
+
+@dataclass
+class Decision:
+    """The outcome of the rules for one message; `hits` and `misses` explain it afterwards."""
+
+    queue: str | None = None
+    priority: str | None = None
+    tags: list[str] = field(default_factory=list)
+    template: str | None = None
+    no_reply: bool = False
+    assign: str | None = None
+    notify: list[str] = field(default_factory=list)
+    hold: bool = False
+    no_deadline: bool = False
+    hits: list[RuleHit] = field(default_factory=list)
+    misses: list[tuple[str, str]] = field(default_factory=list)  # (rule, the first condition that failed)
+
+    def explain(self) -> dict[str, object]:
+        return {
+            "matched": [{"rule": h.rule, "file": h.file, "because": list(h.reasons)} for h in self.hits],
+            "not_matched": [{"rule": r, "because": why} for r, why in self.misses],
+            "queue": self.queue,
+            "priority": self.priority,
+            "tags": self.tags,
+            "template": None if self.no_reply else self.template,
+            "assign": self.assign,
+            "notify": self.notify,
+            "hold": self.hold,
+            "no_deadline": self.no_deadline,
+        }

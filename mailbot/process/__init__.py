@@ -1,0 +1,1 @@
+"""Processing: one pending inbound row at a time, in its own transaction, into a ticket."""

@@ -1,0 +1,215 @@
+"""Work through pending inbound rows: claim, process in one transaction, retry with backoff, quarantine."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailbot import failpoints
+from mailbot.logs import log
+from mailbot.parse import MalformedMail, parse_mail
+from mailbot.process.context import Context
+from mailbot.process.filing import Filed, file_message
+from mailbot.store.db import unit_of_work
+from mailbot.store.journal import add_event
+from mailbot.store.models import Inbound, InboundRaw
+from mailbot.store.writer import Writer
+
+logger = logging.getLogger("mailbot.process")
+
+# Called inside the message's transaction after it is filed: later stages (rules, replies) hook in here.
+AfterFiling = Callable[[Writer, int, Filed, datetime], None]
+
+
+@dataclass
+class RunStats:
+    done: int = 0
+    duplicates: int = 0
+    retried: int = 0
+    quarantined: int = 0
+
+    @property
+    def handled(self) -> int:
+        return self.done + self.duplicates + self.retried + self.quarantined
+
+
+def backoff(attempt: int, base: float, cap: float) -> timedelta:
+    """Delay before retry number `attempt` (1-based): base, 2·base, 4·base … up to cap."""
+    return timedelta(seconds=min(base * (2 ** max(attempt - 1, 0)), cap))
+
+
+@dataclass(frozen=True)
+class Claim:
+    row_id: int
+    raw: bytes
+    attempts: int
+    received_at: datetime
+
+
+CLAIM_BATCH = 50
+
+
+def _claim(sessions: sessionmaker[Session], ctx: Context) -> list[Claim]:
+    """Take due rows and count the attempt *before* processing, in its own commit.
+
+    A message that kills the process (not just raises) is then still retried later and, after
+    max_attempts, quarantined, instead of crashing every restart. Fresh rows are taken up to
+    CLAIM_BATCH at a time; a row that was tried before is taken alone, so after a crash the one message
+    that keeps killing the process cannot use up its batch-mates' attempts. On PostgreSQL, SKIP LOCKED
+    lets several workers claim different rows; the retry time doubles as their lease.
+    """
+    now = ctx.clock.now()
+    desk = ctx.desk
+    with unit_of_work(sessions) as session:
+        rows = session.execute(
+            select(Inbound.id, Inbound.attempts, Inbound.fetched_at)
+            .where(Inbound.status == "pending", Inbound.next_attempt_at <= now)
+            .order_by(Inbound.id)
+            .limit(CLAIM_BATCH)
+            .with_for_update(skip_locked=True)
+        ).all()
+        if not rows:
+            return []
+        if rows[0].attempts > 0:
+            taken = rows[:1]
+        else:
+            taken = []
+            for row in rows:
+                if row.attempts > 0:
+                    break
+                taken.append(row)
+        attempts = taken[0].attempts + 1
+        retry_at = now + backoff(attempts, desk.retry_base_seconds, desk.retry_max_seconds)
+        ids = [r.id for r in taken]
+        session.execute(update(Inbound).where(Inbound.id.in_(ids)).values(attempts=attempts, next_attempt_at=retry_at))
+        found = session.execute(select(InboundRaw.inbound_id, InboundRaw.raw).where(InboundRaw.inbound_id.in_(ids)))
+        raws = {row_id: raw for row_id, raw in found}
+        return [Claim(row_id=r.id, raw=raws[r.id], attempts=attempts, received_at=r.fetched_at) for r in taken]
+
+
+def _quarantine(session: Session, row: Inbound, now: datetime, reason: str) -> None:
+    row.status = "quarantined"
+    row.last_error = reason
+    row.processed_at = now
+    add_event(session, None, "inbound.quarantined", now, inbound_id=row.id, reason=reason[:2000])
+    log(logger, logging.WARNING, "inbound.quarantined", inbound=row.id, attempts=row.attempts, reason=reason[:300])
+
+
+def _failed(sessions: sessionmaker[Session], ctx: Context, claim: Claim, reason: str, permanent: bool) -> str:
+    """Record why processing failed (in a fresh transaction: the failed one was rolled back)."""
+    now = ctx.clock.now()
+    with unit_of_work(sessions) as session:
+        row = session.get_one(Inbound, claim.row_id)
+        if permanent or row.attempts >= ctx.desk.max_attempts:
+            _quarantine(session, row, now, reason)
+            return "quarantined"
+        row.last_error = reason
+        log(
+            logger, logging.WARNING, "inbound.retry", inbound=row.id, attempt=row.attempts,
+            next_attempt=row.next_attempt_at.isoformat(), error=reason.splitlines()[0][:300],
+        )
+        return "retry"
+
+
+class AlreadyHandled(Exception):
+    """Another worker finished this row first (its lease ran out while we worked): roll ours back."""
+
+
+def process_claimed(sessions: sessionmaker[Session], ctx: Context, claim: Claim, after: AfterFiling | None = None) -> str:
+    """Parse and file one claimed row in its own transaction. Returns what became of it."""
+    failpoints.reached("process.after_claim")
+    if claim.attempts > ctx.desk.max_attempts:
+        return _failed(sessions, ctx, claim, "gave up: the process died while handling it", permanent=True)
+    try:
+        mail = parse_mail(claim.raw)  # outside the transaction: SQLite's write lock is not held while parsing
+    except MalformedMail as exc:
+        return _failed(sessions, ctx, claim, str(exc), permanent=True)
+    except Exception as exc:
+        return _failed(sessions, ctx, claim, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}", permanent=False)
+    now = ctx.clock.now()
+    try:
+        with unit_of_work(sessions) as session:
+            writer = Writer(session.connection())
+            filed = file_message(writer, claim.row_id, mail, ctx.desk, now, received_at=claim.received_at)
+            if after is not None and not filed.duplicate:
+                after(writer, claim.row_id, filed, now)
+            if not filed.duplicate and (filed.ticket.changes or not filed.new_ticket):
+                filed.ticket.save(writer.conn, now)
+            writer.flush()
+            status = "duplicate" if filed.duplicate else "done"
+            marked = writer.conn.execute(
+                update(Inbound)
+                .where(Inbound.id == claim.row_id, Inbound.status == "pending")
+                .values(status=status, ticket_id=filed.ticket_id, processed_at=now, last_error=None)
+            )
+            if marked.rowcount != 1:
+                raise AlreadyHandled()
+            failpoints.reached("process.before_commit")
+    except AlreadyHandled:
+        return "skipped"
+    except Exception as exc:
+        return _failed(sessions, ctx, claim, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}", permanent=False)
+    log(
+        logger, logging.INFO, "inbound.filed", inbound=claim.row_id, ticket=filed.ticket_id,
+        new=filed.new_ticket, duplicate=filed.duplicate, thread=filed.thread.how if filed.thread else "duplicate",
+    )
+    return status
+
+
+def process_pending(
+    sessions: sessionmaker[Session],
+    ctx: Context,
+    limit: int | None = None,
+    after: AfterFiling | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> RunStats:
+    """Process due rows until none is left, `limit` is reached, or `should_stop()` says so."""
+    stats = RunStats()
+    while (limit is None or stats.handled < limit) and not should_stop():
+        claims = _claim(sessions, ctx)
+        if not claims:
+            break
+        for i, claim in enumerate(claims):
+            if should_stop():
+                # Give the rest back untouched, so their attempt does not count.
+                _release(sessions, claims[i:])
+                return stats
+            outcome = process_claimed(sessions, ctx, claim, after)
+            if outcome == "done":
+                stats.done += 1
+            elif outcome == "duplicate":
+                stats.duplicates += 1
+            elif outcome == "retry":
+                stats.retried += 1
+            elif outcome == "quarantined":
+                stats.quarantined += 1
+    return stats
+
+
+def _release(sessions: sessionmaker[Session], claims: list[Claim]) -> None:
+    with unit_of_work(sessions) as session:
+        for claim in claims:
+            session.execute(
+                update(Inbound).where(Inbound.id == claim.row_id, Inbound.status == "pending")
+                .values(attempts=claim.attempts - 1, next_attempt_at=Inbound.fetched_at)
+            )
+
+
+def retry_quarantined(session: Session, ids: list[int] | None, now: datetime) -> int:
+    """Put quarantined rows (all, or those in `ids`) back in the queue with a fresh attempt count."""
+    query = select(Inbound).where(Inbound.status == "quarantined")
+    if ids:
+        query = query.where(Inbound.id.in_(ids))
+    rows = session.scalars(query).all()
+    for row in rows:
+        row.status = "pending"
+        row.attempts = 0
+        row.next_attempt_at = now
+        add_event(session, None, "inbound.requeued", now, inbound_id=row.id)
+    return len(rows)

@@ -1,0 +1,102 @@
+"""Gather the store's facts for threading: tokens, stored Message-IDs, subject tags and participants.
+
+At most three indexed queries, and none for a first message that names nothing: this runs for every message.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, select
+
+from mailbot.core.bounces import returned_message_ids
+from mailbot.core.mail import InboundMail
+from mailbot.core.subject import ticket_tags
+from mailbot.core.thread_match import ThreadFacts
+from mailbot.core.tokens import ReplyToken, Signer
+from mailbot.store.models import MessageRef, Participant, Ticket, TicketMessage
+
+_RECIPIENT_HEADERS = ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To", "Resent-To")
+_ADDRESSISH = re.compile(r"[^\s<>,;:\"()\[\]]+@[^\s<>,;:\"()\[\]]+")
+
+
+def find_token(mail: InboundMail, signer: Signer, base_address: str, kinds: tuple[str, ...] = ("t", "a", "b")) -> ReplyToken | None:
+    """The first valid signed token of one of `kinds` in any recipient header.
+
+    Malformed headers are scanned too: a token proves itself by its signature, not by where it sits.
+    Bounce addresses (kind b) name the ticket of the message that bounced, like ticket addresses do.
+    """
+    for name in _RECIPIENT_HEADERS:
+        for value in mail.header_all(name):
+            for candidate in _ADDRESSISH.findall(value):
+                token = signer.token_in_address(candidate, base_address)
+                if token is not None and token.kind in kinds:
+                    return token
+    return None
+
+
+@dataclass(frozen=True)
+class Lookup:
+    facts: ThreadFacts
+    seen_before: bool  # the message's own Message-ID is already stored: maybe a second copy of it
+
+
+def gather(conn: Connection, mail: InboundMail, token: ReplyToken | None, signer: Signer, domain: str) -> Lookup:
+    # A delivery report answers the message it returns, whose Message-ID it quotes in an attached part.
+    returned = returned_message_ids(mail) if mail.content_type == "multipart/report" else []
+    ids = [m for m in dict.fromkeys([*mail.thread_ids, *returned]) if m != mail.message_id]
+    own = [mail.message_id] if mail.message_id else []
+    refs: dict[str, int] = {}
+    if ids or own:
+        rows = conn.execute(select(MessageRef.message_id, MessageRef.ticket_id).where(MessageRef.message_id.in_(ids + own)))
+        refs = {mid: ticket for mid, ticket in rows}
+
+    # Every ticket number claimed by a proof that does not come from our own table: check they exist, at once.
+    signed = {mid: signer.ticket_of_message_id(mid, domain) for mid in ids if mid not in refs}
+    tags = tuple(dict.fromkeys(ticket_tags(mail.subject)))
+    claimed = {t for t in (token.ticket_id if token else None, *signed.values(), *tags) if t is not None}
+    existing: set[int] = set()
+    if claimed:
+        existing = set(conn.execute(select(Ticket.id).where(Ticket.id.in_(claimed))).scalars())
+
+    reference_ticket = reference_id = None
+    for mid in ids:
+        ticket = refs.get(mid)
+        if ticket is None and signed.get(mid) in existing:
+            ticket = signed[mid]  # a Message-ID we generated proves its ticket by its signature
+        if ticket is not None:
+            reference_ticket, reference_id = ticket, mid
+            break
+
+    tag_tickets = tuple(t for t in tags if t in existing)
+    participates: frozenset[int] = frozenset()
+    if mail.sender is not None and tag_tickets:
+        participates = frozenset(
+            conn.execute(
+                select(Participant.ticket_id).where(Participant.ticket_id.in_(tag_tickets), Participant.address == mail.sender.addr)
+            ).scalars()
+        )
+    facts = ThreadFacts(
+        token_ticket=token.ticket_id if token else None,
+        token_ticket_exists=token is not None and token.ticket_id in existing,
+        reference_ticket=reference_ticket,
+        reference_id=reference_id,
+        tag_tickets=tag_tickets,
+        sender_participates_in=participates,
+        missing_tag_tickets=tuple(t for t in tags if t not in existing),
+    )
+    return Lookup(facts=facts, seen_before=mail.message_id in refs)
+
+
+def find_duplicate(conn: Connection, mail: InboundMail) -> tuple[int, int] | None:
+    """(ticket, message row) of the stored copy of this message, if it arrived before from the same sender
+    (through a second mailbox, or a resend of identical content with different headers)."""
+    if not mail.message_id or mail.sender is None:
+        return None
+    row = conn.execute(
+        select(TicketMessage.ticket_id, TicketMessage.id)
+        .where(TicketMessage.message_id == mail.message_id, TicketMessage.direction == "in", TicketMessage.sender == mail.sender.addr)
+        .limit(1)
+    ).first()
+    return (row[0], row[1]) if row is not None else None

@@ -1,0 +1,1 @@
+"""The store: typed models, engine and sessions, and Alembic migrations."""

@@ -1,0 +1,126 @@
+"""Writes of one message's processing, collected and sent as one multi-row INSERT per table at the end.
+
+The per-message path is the hot path of the daemon: going through SQLAlchemy Core on the transaction's
+connection, and one statement per table instead of one per row, is several times faster than ORM units of
+work here, with the same single transaction around it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table, insert
+from sqlalchemy.dialects import postgresql, sqlite
+
+from mailbot.core.mail import Part
+from mailbot.store.models import (
+    Attachment,
+    AutoReply,
+    Blob,
+    Escalation,
+    Event,
+    MessageRef,
+    Outbox,
+    Participant,
+    Suppression,
+    TicketMessage,
+)
+
+# Tables whose rows may already exist (a Message-ID seen before, a known participant, shared content):
+# their inserts skip duplicates of the unique key instead of failing the transaction.
+_IDEMPOTENT: dict[str, list[str]] = {
+    MessageRef.__tablename__: ["message_id"],
+    Participant.__tablename__: ["ticket_id", "address"],
+    Blob.__tablename__: ["sha256"],
+    Suppression.__tablename__: ["address"],
+    Escalation.__tablename__: ["ticket_id", "clock", "level", "deadline"],
+    Outbox.__tablename__: ["dedupe_key"],
+}
+# Parents before children, for the foreign keys.
+_ORDER = [Blob, TicketMessage, Attachment, MessageRef, Participant, Outbox, AutoReply, Suppression, Escalation, Event]
+
+
+def _table(model: type[Any]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+def _same_keys(table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One multi-row INSERT needs every row to name the same columns: fill gaps with the column's default."""
+    keys = set().union(*(r.keys() for r in rows))
+    if all(len(r) == len(keys) for r in rows):
+        return rows
+    defaults = {}
+    for key in keys:
+        default = table.c[key].default
+        defaults[key] = default.arg if default is not None and default.is_scalar else None
+    return [{**{k: defaults[k] for k in keys if k not in r}, **r} for r in rows]
+
+
+class Writer:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.dialect = conn.dialect.name
+        self._rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self._seen: set[tuple[str, tuple[Any, ...]]] = set()
+
+    # immediate ---------------------------------------------------------------------------------------
+    def insert_id(self, model: type[Any], **values: Any) -> int:
+        """INSERT one row now and return its id (for rows that others point at)."""
+        table = _table(model)
+        return int(self.conn.execute(insert(table).returning(table.c.id), [values]).scalar_one())
+
+    # collected ---------------------------------------------------------------------------------------
+    def add(self, model: type[Any], **values: Any) -> None:
+        name = _table(model).name
+        key_cols = _IDEMPOTENT.get(name)
+        if key_cols is not None and all(values.get(c) is not None for c in key_cols):
+            key = (name, tuple(values[c] for c in key_cols))
+            if key in self._seen:
+                return
+            self._seen.add(key)
+        self._rows[name].append(values)
+
+    def event(self, ticket_id: int | None, kind: str, now: datetime, inbound_id: int | None = None, **detail: Any) -> None:
+        self.add(Event, ticket_id=ticket_id, inbound_id=inbound_id, at=now, kind=kind, detail=detail)
+
+    def message_ref(self, message_id: str, ticket_id: int) -> None:
+        """Record that `message_id` belongs to the ticket (the first ticket to claim an id keeps it)."""
+        if message_id:
+            self.add(MessageRef, message_id=message_id, ticket_id=ticket_id)
+
+    def participant(self, ticket_id: int, address: str, name: str, role: str, now: datetime) -> None:
+        """Add `address` to the ticket unless it is there already (in whatever role)."""
+        self.add(Participant, ticket_id=ticket_id, address=address, name=name, role=role, added_at=now)
+
+    def attachment(self, message_row_id: int, part: Part, digest: str) -> None:
+        self.add(Blob, sha256=digest, size=len(part.payload), data=part.payload)
+        self.add(
+            Attachment,
+            message_id=message_row_id,
+            filename=part.filename[:500],
+            content_type=part.content_type[:255],
+            disposition=part.disposition,
+            content_id=part.content_id[:998] if part.content_id else None,
+            size=len(part.payload),
+            sha256=digest,
+        )
+
+    def flush(self) -> None:
+        """Send everything collected: one INSERT per table, duplicates of idempotent keys skipped."""
+        for model in _ORDER:
+            table = _table(model)
+            rows = self._rows.pop(table.name, None)
+            if not rows:
+                continue
+            rows = _same_keys(table, rows)
+            stmt = insert(table)
+            key_cols = _IDEMPOTENT.get(table.name)
+            if key_cols is not None:
+                dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+                stmt = dialect_insert(table).on_conflict_do_nothing(index_elements=key_cols)
+            self.conn.execute(stmt, rows)
+        self._seen.clear()

@@ -1,0 +1,127 @@
+"""SIGKILL the real daemon at random moments while 500 messages flow from Dovecot to SMTP: afterwards every
+message is a ticket message exactly once, and every ticket got exactly one acknowledgement (a resend after a
+kill carries the same Message-ID)."""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import time
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from mailbot.store.db import make_engine, session_factory, unit_of_work
+from mailbot.store.models import Inbound, Outbox, Ticket, TicketMessage
+from tests.conftest import ACK_ALL, imap_section, write_config
+from tests.integration.test_daemon import FAST
+from tests.support.cli import run_mailbot
+from tests.support.daemon import DaemonProcess
+from tests.support.dovecot import Dovecot, ImapUser
+from tests.support.flow import customer_mail
+from tests.support.smtp import SmtpServer
+
+pytestmark = [pytest.mark.dovecot, pytest.mark.slow]
+
+N = 500
+SEED = int(os.environ.get("MAILBOT_KILL_SEED", "20261122"))
+
+
+def config(tmp_path: Path, db_url: str, dovecot: Dovecot, user: ImapUser, smtp: SmtpServer) -> Path:
+    return write_config(
+        tmp_path / "mailbot.toml",
+        {
+            "mailbot": {"state_dir": str(tmp_path / "state"), "database_url": db_url, "secret": "test-secret-0123456789abcdef", "support_address": "support@example.com"},
+            "schedule": FAST,
+            "rules": {"dir": str(ACK_ALL)},
+            # A message whose processing was killed is retried at once; a send cut off is retried after its lease.
+            "processing": {"retry_base_seconds": 0, "max_attempts": 50},
+            "smtp": smtp.section(timeout_seconds=1, retry_base_seconds=1),
+            "imap": [imap_section(dovecot, user, after_fetch="move", batch_size=25)],
+        },
+    )
+
+
+def snapshot(db_url: str) -> dict[str, int]:
+    engine = make_engine(db_url)
+    with unit_of_work(session_factory(engine)) as s:
+        result = {
+            "inbound": s.scalar(select(func.count()).select_from(Inbound)) or 0,
+            "distinct": s.scalar(select(func.count(func.distinct(Inbound.raw_sha256)))) or 0,
+            "filed": s.scalar(select(func.count()).select_from(TicketMessage).where(TicketMessage.direction == "in")) or 0,
+            "tickets": s.scalar(select(func.count()).select_from(Ticket)) or 0,
+            "acks": s.scalar(select(func.count()).select_from(Outbox).where(Outbox.kind == "ack")) or 0,
+            "sent": s.scalar(select(func.count()).select_from(Outbox).where(Outbox.status == "sent")) or 0,
+            "pending": s.scalar(select(func.count()).select_from(Inbound).where(Inbound.status == "pending")) or 0,
+        }
+    engine.dispose()
+    return result
+
+
+def acks_by_ticket(smtp: SmtpServer) -> dict[int, set[str]]:
+    found: dict[int, set[str]] = defaultdict(set)
+    for msg in smtp.handler.received:
+        m = re.match(r"\[#(\d+)\]", msg.header("Subject"))
+        assert m, msg.header("Subject")
+        found[int(m.group(1))].add(msg.header("Message-ID"))
+    return found
+
+
+def test_random_sigkills_lose_and_duplicate_nothing(dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path, db_url: str) -> None:
+    rng = random.Random(SEED)
+    smtp = SmtpServer().start()
+    try:
+        for i in range(N):
+            dovecot.deliver(imap_user, customer_mail(f"customer{i}@customer.example", f"question {i}", f"body {i}"))
+        cfg = config(tmp_path, db_url, dovecot, imap_user, smtp)
+        kills = 0
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            daemon = DaemonProcess(cfg, tmp_path / "daemon.log").start()
+            time.sleep(rng.uniform(0.5, 3.0))
+            state = snapshot(db_url)
+            if state["sent"] >= N and state["pending"] == 0:
+                assert daemon.stop() == 0
+                break
+            daemon.kill()
+            kills += 1
+        else:
+            pytest.fail(f"not done after {kills} kills: {snapshot(db_url)}")
+    finally:
+        smtp.stop()
+
+    state = snapshot(db_url)
+    assert kills >= 8, f"only {kills} kills: the test did not exercise crashes"
+    assert state["inbound"] == state["distinct"] == N
+    assert state["filed"] == N and state["tickets"] == N
+    assert state["acks"] == N and state["sent"] == N
+    acks = acks_by_ticket(smtp)
+    assert sorted(acks) == list(range(1, N + 1))
+    assert all(len(ids) == 1 for ids in acks.values()), "a ticket got two different acknowledgements"
+    resent = len(smtp.handler.received) - N
+    print(f"\n{kills} SIGKILLs; {resent} acknowledgement(s) resent with their original Message-ID")
+
+
+def test_kill_after_smtp_accepted_resends_with_the_same_message_id(dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path, db_url: str) -> None:
+    smtp = SmtpServer().start()
+    try:
+        for i in range(3):
+            dovecot.deliver(imap_user, customer_mail(f"c{i}@customer.example", f"q{i}"))
+        cfg = config(tmp_path, db_url, dovecot, imap_user, smtp)
+        killed = run_mailbot(cfg, "run", "--once", env={"MAILBOT_CRASH_AT": "outbox.after_send:2"})
+        assert killed.returncode == -9
+        assert len(smtp.handler.received) == 2
+        # Later than the lease: the second message's claim has run out.
+        later = (datetime.now(timezone.utc) + timedelta(minutes=5)).isoformat()
+        done = run_mailbot(cfg, "--now", later, "run", "--once")
+        assert done.returncode == 0, done.stderr
+    finally:
+        smtp.stop()
+    ids = [m.header("Message-ID") for m in smtp.handler.received]
+    assert len(ids) == 4 and len(set(ids)) == 3
+    assert ids[1] == ids[2]  # the one accepted before the kill went again, unchanged
+    assert snapshot(db_url)["sent"] == 3

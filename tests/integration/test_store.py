@@ -1,0 +1,81 @@
+"""The store on SQLite and PostgreSQL: migrations match the models, dedup, content-addressed blobs, UTC."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailbot.intake.inbound import Fetched, content_hash, sniff_message_id, store_raw
+from mailbot.store import migrate
+from mailbot.store.blobs import get_blob, put_blob
+from mailbot.store.db import make_engine, unit_of_work
+from mailbot.store.models import Base, Blob, Inbound, InboundRaw, Ticket
+from tests.conftest import data
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+
+
+def test_migrations_match_the_models(db_url: str) -> None:
+    engine = make_engine(db_url)
+    assert migrate.is_current(engine)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+    engine.dispose()
+    assert diff == []
+
+
+def test_upgrade_is_idempotent(db_url: str) -> None:
+    engine = make_engine(db_url)
+    migrate.upgrade(engine)
+    assert migrate.current_revision(engine) == migrate.head_revision(engine)
+    engine.dispose()
+
+
+def test_store_raw_deduplicates_by_content(sessions: sessionmaker[Session]) -> None:
+    raw = data("plain.eml")
+    crlf = raw.replace(b"\n", b"\r\n")
+    with unit_of_work(sessions) as s:
+        assert store_raw(s, "imap", [Fetched(raw=crlf, folder="INBOX", uidvalidity=1, uid=1)], NOW) == 1
+    with unit_of_work(sessions) as s:
+        # Same bytes after a UIDVALIDITY change, and the same message as a Maildir (LF) file.
+        assert store_raw(s, "imap", [Fetched(raw=crlf, folder="INBOX", uidvalidity=2, uid=1)], NOW) == 0
+        assert store_raw(s, "local", [Fetched(raw=raw, folder="new", location="f1")], NOW) == 0
+        assert store_raw(s, "local", [Fetched(raw=raw, folder="new"), Fetched(raw=raw, folder="new")], NOW) == 0
+    with unit_of_work(sessions) as s:
+        rows = s.scalars(select(Inbound)).all()
+        assert len(rows) == 1
+        assert s.get_one(InboundRaw, rows[0].id).raw == crlf and rows[0].raw_sha256 == content_hash(raw)
+        assert rows[0].message_id == "plain-1@customer.example"
+        assert rows[0].fetched_at == NOW and rows[0].fetched_at.tzinfo is not None
+
+
+def test_blobs_are_content_addressed(sessions: sessionmaker[Session]) -> None:
+    with unit_of_work(sessions) as s:
+        a = put_blob(s, b"\x00binary\xff")
+        b = put_blob(s, b"\x00binary\xff")
+        assert a == b
+    with unit_of_work(sessions) as s:
+        assert s.scalar(select(func.count()).select_from(Blob)) == 1
+        assert get_blob(s, a) == b"\x00binary\xff"
+
+
+def test_datetimes_are_utc_and_naive_is_refused(sessions: sessionmaker[Session]) -> None:
+    berlin = timezone(timedelta(hours=1))
+    with unit_of_work(sessions) as s:
+        s.add(Ticket(subject="x", created_at=datetime(2026, 3, 2, 10, 0, tzinfo=berlin), updated_at=NOW, tags=[]))
+    with unit_of_work(sessions) as s:
+        t = s.scalars(select(Ticket)).one()
+        assert t.created_at == NOW and t.created_at.tzinfo == timezone.utc
+    with pytest.raises(Exception, match="naive datetime"):
+        with unit_of_work(sessions) as s:
+            s.add(Ticket(subject="y", created_at=datetime(2026, 3, 2), updated_at=NOW, tags=[]))
+
+
+def test_sniff_message_id_handles_folding() -> None:
+    assert sniff_message_id(b"Subject: x\r\nMessage-ID:\r\n <a@b>\r\n\r\nMessage-ID: <body@x>") == "a@b"
+    assert sniff_message_id(b"Subject: x\n\nbody") == ""

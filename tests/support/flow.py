@@ -1,0 +1,63 @@
+"""Drive intake and processing in-process against the test database, the way the daemon's jobs do."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailbot.clock import Clock
+from mailbot.core.tokens import Signer
+from mailbot.intake.inbound import Fetched, store_raw
+from mailbot.process.context import Context, Desk
+from mailbot.process.runner import RunStats, process_pending
+from mailbot.store.db import unit_of_work
+from mailbot.store.models import Inbound
+
+SECRET = b"test-secret-0123456789abcdef"
+SUPPORT = "support@example.com"
+SIGNER = Signer(SECRET)
+REPLIES = Path(__file__).resolve().parents[1] / "data" / "replies"
+
+
+def make_context(clock: Clock, max_attempts: int = 3) -> Context:
+    desk = Desk(
+        support_address=SUPPORT,
+        message_id_domain="example.com",
+        signer=SIGNER,
+        max_attempts=max_attempts,
+        retry_base_seconds=60,
+        retry_max_seconds=600,
+    )
+    return Context(desk=desk, clock=clock)
+
+
+def deliver(sessions: sessionmaker[Session], clock: Clock, *raws: bytes) -> list[int]:
+    """Store raw messages as intake would; returns their inbound ids."""
+    with unit_of_work(sessions) as s:
+        store_raw(s, "test", [Fetched(raw=r, folder="INBOX", location=uuid.uuid4().hex) for r in raws], clock.now())
+    with unit_of_work(sessions) as s:
+        return list(s.scalars(select(Inbound.id).order_by(Inbound.id.desc()).limit(len(raws))).all())[::-1]
+
+
+def file_all(sessions: sessionmaker[Session], ctx: Context) -> RunStats:
+    return process_pending(sessions, ctx)
+
+
+def reply(template: str, **values: str) -> bytes:
+    """A reply shaped like a real client's (tests/data/replies/<template>.eml) with the placeholders filled."""
+    text = (REPLIES / f"{template}.eml").read_text()
+    values.setdefault("NONCE", uuid.uuid4().hex[:12])
+    for key, value in values.items():
+        text = text.replace("{{" + key + "}}", value)
+    return text.encode()
+
+
+def customer_mail(sender: str, subject: str, body: str = "Hello", message_id: str | None = None, extra: str = "") -> bytes:
+    mid = message_id or f"{uuid.uuid4().hex}@customer.example"
+    return (
+        f"From: {sender}\r\nTo: {SUPPORT}\r\nSubject: {subject}\r\nMessage-ID: <{mid}>\r\n"
+        f"Date: Mon, 02 Mar 2026 09:00:00 +0000\r\n{extra}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    ).encode()

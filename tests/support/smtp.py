@@ -1,0 +1,115 @@
+"""A real SMTP server for tests (aiosmtpd in-process) that records what it accepts and can be told to fail."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP as SMTPServer
+from aiosmtpd.smtp import Envelope, Session
+
+from tests.support.dovecot import free_port
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+
+    @property
+    def message(self) -> EmailMessage:
+        msg = message_from_bytes(self.data, policy=default)
+        assert isinstance(msg, EmailMessage)
+        return msg
+
+    def header(self, name: str) -> str:
+        return str(self.message.get(name, ""))
+
+    @property
+    def text(self) -> str:
+        body = self.message.get_body(("plain",))
+        return body.get_content() if body is not None else ""
+
+
+@dataclass
+class RecordingHandler:
+    """Accepts mail and records it. `script` holds what to do with the next messages, one action each:
+    "accept", "tempfail" (451), "reject" (554), "drop" (close the connection without answering)."""
+
+    received: list[Received] = field(default_factory=list)
+    script: list[str] = field(default_factory=list)
+    refuse_rcpt: dict[str, str] = field(default_factory=dict)  # address → SMTP reply for RCPT TO
+    connections: int = 0
+    on_message: Callable[[Received], None] | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_EHLO(self, server: SMTPServer, session: Session, envelope: Envelope, hostname: str, responses: list[str]) -> list[str]:
+        with self.lock:
+            self.connections += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_RCPT(self, server: SMTPServer, session: Session, envelope: Envelope, address: str, options: list[str]) -> str:
+        reply = self.refuse_rcpt.get(address.lower())
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
+        with self.lock:
+            action = self.script.pop(0) if self.script else "accept"
+        if action == "tempfail":
+            return "451 4.3.0 Please try again later"
+        if action == "reject":
+            return "554 5.7.1 Message refused"
+        if action == "drop":
+            assert server.transport is not None
+            server.transport.close()
+            return "421 closing"
+        item = Received(str(envelope.mail_from), list(envelope.rcpt_tos), bytes(envelope.original_content or envelope.content or b""))
+        with self.lock:
+            self.received.append(item)
+        if self.on_message is not None:
+            self.on_message(item)
+        return "250 2.0.0 Queued"
+
+    def wait_for(self, count: int, timeout: float = 30.0) -> list[Received]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if len(self.received) >= count:
+                    return list(self.received)
+            time.sleep(0.05)
+        raise AssertionError(f"expected {count} messages, the SMTP server got {len(self.received)}")
+
+
+class SmtpServer:
+    def __init__(self, handler: RecordingHandler | None = None, **kwargs: Any) -> None:
+        self.handler = handler or RecordingHandler()
+        self.port = free_port()
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **kwargs)
+
+    def start(self) -> "SmtpServer":
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    def section(self, **extra: Any) -> dict[str, Any]:
+        """An [smtp] table for mailbot pointing at this server (plaintext on loopback, explicitly allowed)."""
+        section: dict[str, Any] = {
+            "transport": "smtp", "host": "127.0.0.1", "port": self.port, "security": "plain",
+            "allow_plaintext": True, "timeout_seconds": 5, "retry_base_seconds": 60,
+        }
+        section.update(extra)
+        return section

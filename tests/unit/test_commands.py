@@ -1,0 +1,31 @@
+"""Agents' mail commands at the top of a reply."""
+
+from __future__ import annotations
+
+from mailbot.core.commands import Command, parse
+
+
+def test_commands_at_the_top_then_text() -> None:
+    p = parse("#close\n#priority HIGH\n#assign me\n\nDone, see below.\n#not-a-command-here")
+    assert p.commands == (Command("close"), Command("priority", "high"), Command("assign", "me"))
+    assert p.errors == () and p.text == "Done, see below.\n#not-a-command-here"
+
+
+def test_note_and_queue() -> None:
+    p = parse("#note\n#queue Billing\nInternal remark")
+    assert p.note and Command("queue", "Billing") in p.commands and p.text == "Internal remark"
+
+
+def test_errors_are_reported_not_guessed() -> None:
+    p = parse("#clsoe\n#priority soon\n#assign\n#close now\nText")
+    assert p.errors == (
+        "unknown command #clsoe",
+        "#priority soon: use one of low, normal, high, urgent",
+        "#assign needs an argument: #assign ADDRESS or #assign me — assign the ticket",
+        "#close takes no argument (got 'now')",
+    )
+
+
+def test_no_commands() -> None:
+    p = parse("Hello,\n\n#1 is the line number")
+    assert p.commands == () and p.errors == () and p.text.startswith("Hello,")

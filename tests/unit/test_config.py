@@ -1,0 +1,85 @@
+"""Configuration loading: every mistake names the file, the key and the reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mailbot.config import embedded_default, load
+from mailbot.errors import ConfigError
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "mailbot.toml"
+    path.write_text(text)
+    return path
+
+
+def error_of(path: Path) -> str:
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    return str(info.value)
+
+
+def test_example_config_is_valid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAILBOT_IMAP_PASSWORD", "x")
+    monkeypatch.setenv("MAILBOT_SMTP_PASSWORD", "x")
+    config = load(EXAMPLE)
+    assert config.support_address == "support@example.com"
+    assert config.settings.imap[0].security == "tls"
+
+
+def test_embedded_default_needs_nothing(tmp_path: Path) -> None:
+    config = embedded_default(tmp_path / "state")
+    assert config.database_url.startswith("sqlite:///")
+    assert config.settings.maildir[0].path == tmp_path / "state" / "maildir"
+    secret = config.secret_bytes()
+    assert len(secret) >= 16 and config.secret_bytes() == secret  # created once, then reused
+    assert (tmp_path / "state" / "secret").stat().st_mode & 0o777 == 0o600
+
+
+def test_relative_paths_resolve_against_the_config_file(tmp_path: Path) -> None:
+    path = write(tmp_path, '[mailbot]\nstate_dir = "var"\n[[maildir]]\nname = "local"\npath = "mail"\n')
+    config = load(path)
+    assert config.state_dir == tmp_path / "var"
+    assert config.settings.maildir[0].path == tmp_path / "mail"
+
+
+@pytest.mark.parametrize(
+    "text, key, reason",
+    [
+        ('[mailbot]\ntimezone = "Mars/Olympus"\n', "mailbot.timezone", "unknown time zone 'Mars/Olympus'"),
+        ('[mailbot]\nsupport_address = "nobody"\n', "mailbot.support_address", "is not an e-mail address"),
+        ('[mailbot]\nsupprt_address = "a@b.c"\n', "mailbot.supprt_address", "unknown key"),
+        ('[[imap]]\nname = "x"\nusername = "u"\n', "imap[0].host", "required key is missing"),
+        ('[[imap]]\nname = "x"\nhost = "h"\nusername = "u"\nport = "993"\n', "imap[0].port", "integer"),
+        ('[[imap]]\nname = "x"\nhost = "h"\nusername = "u"\nport = 70000\n', "imap[0].port", "less than 65536"),
+        ('[[imap]]\nname = "x"\nhost = "h"\nusername = "u"\nsecurity = "plain"\n', "imap[0]", "allow_plaintext = true"),
+        ('[[imap]]\nname = "x"\nhost = "h"\nusername = "u"\nsecurity = "ssl"\n', "imap[0].security", "'tls', 'starttls' or 'plain'"),
+        ('[[imap]]\nname = "x"\nhost = "h"\nusername = "u"\npassword_file = "nope.txt"\n', "imap[0]", "nope.txt' does not exist"),
+        ('[[imap]]\nname = "x"\nhost = "h"\nusername = "u"\npassword_env = "MAILBOT_NOT_SET_ANYWHERE"\n', "imap[0]", "not set in the environment"),
+        ('[[maildir]]\nname = "a"\npath = "m"\n[[maildir]]\nname = "a"\npath = "n"\n', "", "repeated: a"),
+        ('[processing]\nmax_attempts = 0\n', "processing.max_attempts", "greater than or equal to 1"),
+        ('[mailbot\n', "", "not valid TOML"),
+        ('[mailbot]\nsecret = "short"\n', "mailbot", "at least 16 characters"),
+    ],
+)
+def test_errors_name_file_key_and_reason(tmp_path: Path, text: str, key: str, reason: str) -> None:
+    path = write(tmp_path, text)
+    message = error_of(path)
+    assert str(path) in message
+    assert key in message
+    assert reason in message
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    assert "file not found" in error_of(tmp_path / "nope.toml")
+
+
+def test_secret_file_is_read(tmp_path: Path) -> None:
+    (tmp_path / "secret.txt").write_text("0123456789abcdef0123\n")
+    config = load(write(tmp_path, '[mailbot]\nsecret_file = "secret.txt"\n'))
+    assert config.secret_bytes() == b"0123456789abcdef0123"
