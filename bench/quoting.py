@@ -15,7 +15,7 @@ sys.path.insert(0, str(ROOT))
 from mailbot.core.quoting import new_text  # noqa: E402
 
 CORPUS = ROOT / "bench" / "reply-corpus"
-COMMAND = "cd /work/main && .venv/bin/python bench/quoting.py"
+COMMAND = ".venv/bin/python bench/quoting.py"
 
 # First part of a case name -> the mail client it reproduces; the second part is the UI language.
 CLIENTS: dict[str, str] = {

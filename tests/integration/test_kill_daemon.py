@@ -62,6 +62,14 @@ def snapshot(db_url: str) -> dict[str, int]:
     return result
 
 
+def ticket_ids(db_url: str) -> list[int]:
+    engine = make_engine(db_url)
+    with unit_of_work(session_factory(engine)) as s:
+        ids = list(s.scalars(select(Ticket.id).order_by(Ticket.id)))
+    engine.dispose()
+    return ids
+
+
 def acks_by_ticket(smtp: SmtpServer) -> dict[int, set[str]]:
     found: dict[int, set[str]] = defaultdict(set)
     for msg in smtp.handler.received:
@@ -100,7 +108,9 @@ def test_random_sigkills_lose_and_duplicate_nothing(dovecot: Dovecot, imap_user:
     assert state["filed"] == N and state["tickets"] == N
     assert state["acks"] == N and state["sent"] == N
     acks = acks_by_ticket(smtp)
-    assert sorted(acks) == list(range(1, N + 1))
+    # Every ticket has an acknowledgement. (Numbers may have gaps on PostgreSQL: a sequence value taken by a
+    # transaction that a kill rolled back is not reused, as in any database-numbered ticket system.)
+    assert sorted(acks) == ticket_ids(db_url)
     assert all(len(ids) == 1 for ids in acks.values()), "a ticket got two different acknowledgements"
     resent = len(smtp.handler.received) - N
     print(f"\n{kills} SIGKILLs; {resent} acknowledgement(s) resent with their original Message-ID")
