@@ -305,7 +305,8 @@ def log_digest(daemon: Daemon) -> dict[str, Any]:
     return {"events": dict(events.most_common()), "levels": dict(levels), "unusual": unusual}
 
 
-def write_daemon_config(workdir: Path, dovecot: Any, user: Any, smtp: Any, poll_seconds: float | None) -> tuple[Path, str]:
+def write_daemon_config(workdir: Path, dovecot: Any, user: Any, smtp: Any, poll_seconds: float | None,
+                        idle: bool = True) -> tuple[Path, str]:
     from tests.conftest import ACK_ALL, imap_section, write_config
 
     db_url = f"sqlite:///{workdir / 'state' / 'mailbot.db'}"
@@ -314,7 +315,7 @@ def write_daemon_config(workdir: Path, dovecot: Any, user: Any, smtp: Any, poll_
                     "secret": "bench-secret-0123456789abcdef", "support_address": SUPPORT,
                     "support_name": "Example Support"},
         # mailbot's default IMAP timeout (60 s), not the tests' 10 s
-        "imap": [imap_section(dovecot, user, after_fetch="move", timeout_seconds=60)],
+        "imap": [imap_section(dovecot, user, after_fetch="move", timeout_seconds=60, idle=idle)],
         "rules": {"dir": str(ACK_ALL)},
         "smtp": smtp.section(timeout_seconds=30),
         "replies": {"max_auto_replies_per_day": 1_000_000},
@@ -409,7 +410,7 @@ def run_throughput(args: argparse.Namespace, workdir: Path, dovecot: Any, keep: 
     smtp.start()
     daemon = None
     try:
-        cfg, _db_url = write_daemon_config(phase_dir, dovecot, user, smtp, args.poll_seconds)
+        cfg, _db_url = write_daemon_config(phase_dir, dovecot, user, smtp, args.poll_seconds, not args.no_idle)
         daemon = Daemon(cfg, phase_dir / "daemon-throughput.log", phase_dir)
         keep.append(daemon.log_path)
         say("throughput: starting " + shlex.join(daemon.cmd))
@@ -491,7 +492,7 @@ def run_latency(args: argparse.Namespace, workdir: Path, dovecot: Any, keep: lis
     daemon = None
     appender = None
     try:
-        cfg, _db_url = write_daemon_config(phase_dir, dovecot, user, smtp, args.poll_seconds)
+        cfg, _db_url = write_daemon_config(phase_dir, dovecot, user, smtp, args.poll_seconds, not args.no_idle)
         daemon = Daemon(cfg, phase_dir / "daemon-latency.log", phase_dir)
         keep.append(daemon.log_path)
         say("latency: starting " + shlex.join(daemon.cmd))
@@ -609,6 +610,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--window", type=float, default=300.0, metavar="S", help="latency: spread APPENDs over S seconds")
     ap.add_argument("--poll-seconds", type=float, default=None, metavar="S",
                     help=f"[schedule] poll_seconds for the daemon (default: mailbot's, {DEFAULT_POLL_SECONDS:g})")
+    ap.add_argument("--no-idle", action="store_true", help="[[imap]] idle = false: new mail waits for the poll timer")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--skip-throughput", action="store_true")
     ap.add_argument("--skip-latency", action="store_true")
@@ -624,13 +626,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.skip_throughput and args.skip_latency:
         ap.error("nothing to do with both --skip-throughput and --skip-latency")
 
-    repro = f"cd {ROOT} && .venv/bin/python bench/e2e.py"
+    repro = ".venv/bin/python bench/e2e.py"
     for flag, value, default in (("--messages", args.messages, 2000), ("--latency-messages", args.latency_messages, 30),
                                  ("--window", args.window, 300.0), ("--seed", args.seed, 1)):
         if value != default:
             repro += f" {flag} {value:g}"
     if args.poll_seconds is not None:
         repro += f" --poll-seconds {args.poll_seconds:g}"
+    repro += " --no-idle" * args.no_idle
     repro += " --skip-throughput" * args.skip_throughput + " --skip-latency" * args.skip_latency
 
     # SIGTERM to this script: unwind through the finally blocks like Ctrl-C does.
@@ -655,12 +658,13 @@ def main(argv: list[str] | None = None) -> int:
         results["load_end"] = loadavg()
 
         poll = f"{args.poll_seconds:g} s (--poll-seconds)" if args.poll_seconds is not None else f"{DEFAULT_POLL_SECONDS:g} s (mailbot default)"
+        idle_mode = "IDLE off (--no-idle)" if args.no_idle else "IDLE on, mailbot's default"
         print()
         print(f"mailbot end-to-end benchmark (Dovecot -> `mailbot run` -> SMTP acknowledgements), seed {args.seed}")
         print(f"  code: {version}")
         print(f"  machine: {os.cpu_count()} CPUs; load average (1/5/15 min) at start {load_start}, at end {results['load_end']}"
               " (other work on the machine skews every figure)")
-        print(f"  daemon: SQLite, IMAP STARTTLS after_fetch=move (IDLE on, mailbot's default), rules ack-all, "
+        print(f"  daemon: SQLite, IMAP STARTTLS after_fetch=move ({idle_mode}), rules ack-all, "
               f"SMTP plain on loopback; poll_seconds {poll}, other [schedule] intervals default")
         print(f"  {'figure':<52}{'value':>16}")
         row = lambda label, value: print(f"  {label:<52}{value:>16}")

@@ -15,7 +15,6 @@ sys.path.insert(0, str(ROOT))
 from mailbot.core.quoting import new_text  # noqa: E402
 
 CORPUS = ROOT / "bench" / "reply-corpus"
-COMMAND = ".venv/bin/python bench/quoting.py"
 
 # First part of a case name -> the mail client it reproduces; the second part is the UI language.
 CLIENTS: dict[str, str] = {
@@ -167,7 +166,7 @@ def describe(case: Case, actual: list[str], expected: list[str]) -> str:
     return "; ".join(parts) or "differs only in blank lines"
 
 
-def run(cases: list[Case]) -> int:
+def run(cases: list[Case], corpus: Path) -> int:
     rows: list[tuple[str, str, str, str]] = []
     right = 0
     for case in cases:
@@ -184,7 +183,8 @@ def run(cases: list[Case]) -> int:
         print(f"{name:<{widths[0]}}  {client:<{widths[1]}}  {result:<{widths[2]}}  {summary}".rstrip())
     print()
     print(f"{right} of {len(cases)} right, {round(100 * right / len(cases)) if cases else 0}%")
-    print(f"reproduce: {COMMAND}")
+    where = "" if corpus.resolve() == CORPUS else f" --corpus {corpus}"
+    print(f"reproduce: .venv/bin/python bench/quoting.py{where}")
     return 0
 
 
@@ -208,10 +208,10 @@ def show(cases: list[Case], name: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--show", metavar="NAME", help="print one case's input, expected and actual text")
-    parser.add_argument("--corpus", type=Path, default=CORPUS, help=f"case directory (default {CORPUS})")
+    parser.add_argument("--corpus", type=Path, default=CORPUS, help="case directory (default bench/reply-corpus)")
     args = parser.parse_args(argv)
     cases = load_cases(args.corpus)
-    return show(cases, args.show) if args.show else run(cases)
+    return show(cases, args.show) if args.show else run(cases, args.corpus)
 
 
 if __name__ == "__main__":

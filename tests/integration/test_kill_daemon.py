@@ -39,9 +39,10 @@ def config(tmp_path: Path, db_url: str, dovecot: Dovecot, user: ImapUser, smtp: 
             "schedule": FAST,
             "rules": {"dir": str(ACK_ALL)},
             # A message whose processing was killed is retried at once; a send cut off is retried after its lease.
-            "processing": {"retry_base_seconds": 0, "max_attempts": 50},
+            # Small batches: many commits between two kills, so kills land between them at many different points.
+            "processing": {"retry_base_seconds": 0, "max_attempts": 50, "batch_size": 10},
             "smtp": smtp.section(timeout_seconds=1, retry_base_seconds=1),
-            "imap": [imap_section(dovecot, user, after_fetch="move", batch_size=25)],
+            "imap": [imap_section(dovecot, user, after_fetch="move", batch_size=10)],
         },
     )
 
@@ -90,7 +91,7 @@ def test_random_sigkills_lose_and_duplicate_nothing(dovecot: Dovecot, imap_user:
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
             daemon = DaemonProcess(cfg, tmp_path / "daemon.log").start()
-            time.sleep(rng.uniform(0.5, 3.0))
+            time.sleep(rng.uniform(0.3, 2.0))  # from before start-up is done to well into the flow
             state = snapshot(db_url)
             if state["sent"] >= N and state["pending"] == 0:
                 assert daemon.stop() == 0
