@@ -132,18 +132,18 @@ class Daemon:
             ("sweep", self.sweep, every.sweep_seconds),
         ):
             sched.add_job(
-                self._guarded(job_id, fn), "interval", seconds=seconds, id=job_id, next_run_time=now,
+                self._guarded(job_id, fn), "interval", seconds=seconds, id=job_id, name=job_id, next_run_time=now,
                 max_instances=1, coalesce=True, misfire_grace_time=None,
             )
         customers = self.app.config.settings.customers
         if customers.sql_url:
             sched.add_job(
-                self._guarded("sync", self.sync), "interval", minutes=customers.sync_minutes, id="sync",
+                self._guarded("sync", self.sync), "interval", minutes=customers.sync_minutes, id="sync", name="sync",
                 next_run_time=now, max_instances=1, coalesce=True,
             )
         interval = systemd.watchdog_interval()
         if interval:
-            sched.add_job(self.watchdog, "interval", seconds=interval, id="watchdog", next_run_time=now)
+            sched.add_job(self.watchdog, "interval", seconds=interval, id="watchdog", name="watchdog", next_run_time=now)
         sched.start()
         watchers = [
             IdleWatcher(src.account, lambda: loop.call_soon_threadsafe(self.wake, "poll"))

@@ -27,6 +27,22 @@ class KeyValueFormatter(logging.Formatter):
         return " ".join(f"{k}={_quote(v)}" for k, v in fields.items())
 
 
+class StillRunning(logging.Filter):
+    """APScheduler warns whenever a job's next turn comes while it is still running. With `max_instances=1,
+    coalesce=True` that is the intended behaviour under load (the job that is running takes the new work too),
+    so it becomes a debug-level `job.skipped` event instead of a warning on every busy minute."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "maximum number of running instances reached" not in record.getMessage():
+            return True
+        job = record.args[0] if isinstance(record.args, tuple) and record.args else None
+        name = getattr(job, "name", None) or str(job)
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        record.msg, record.args = "job.skipped", ()
+        record.kv = {"job": name, "reason": "still running"}
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
+
+
 def setup(level: str = "info") -> None:
     """Send all of mailbot's logging to stderr as key=value lines."""
     handler = logging.StreamHandler(sys.stderr)
@@ -38,6 +54,9 @@ def setup(level: str = "info") -> None:
     for noisy in ("apscheduler", "imapclient", "aiosmtplib", "alembic", "sqlalchemy"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.getLogger("mailparser").setLevel(logging.ERROR)  # see mailbot/parse.py
+    scheduler = logging.getLogger("apscheduler.scheduler")
+    scheduler.filters[:] = [f for f in scheduler.filters if not isinstance(f, StillRunning)]
+    scheduler.addFilter(StillRunning())
 
 
 def log(logger: logging.Logger, level: int, event: str, exc_info: bool = False, **fields: Any) -> None:
