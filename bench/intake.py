@@ -755,7 +755,7 @@ def main(argv: list[str] | None = None) -> int:
     from tests.conftest import imap_section, write_config
     from tests.support.dovecot import Dovecot
 
-    repro = f"cd {ROOT} && .venv/bin/python bench/intake.py --messages {n} --batch-size {batch} --db {args.db}"
+    repro = f".venv/bin/python bench/intake.py --messages {n} --batch-size {batch} --db {args.db}"
     if args.seed != 1:
         repro += f" --seed {args.seed}"
     if args.parse_limit:
