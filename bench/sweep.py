@@ -136,7 +136,7 @@ def main() -> int:
         print(f"  {f'sweep, {args.due} tickets due':<52}{busy * 1000:>9.0f} ms   {'< 1 s':<10} {'PASS' if busy < 1 else 'FAIL'}")
         print(f"    levels fired {fired:,}, recorded {escalations:,}; escalation mails queued {mails:,} (one per ticket: the most severe level)")
         print(f"  {'the same sweep again (all fired already)':<52}{repeat * 1000:>9.1f} ms   fired {again}")
-        print(f"  reproduce: cd {ROOT} && .venv/bin/python bench/sweep.py --tickets {args.tickets} --due {args.due}")
+        print(f"  reproduce: .venv/bin/python bench/sweep.py --tickets {args.tickets} --due {args.due}")
         return 0
     finally:
         if not args.keep:

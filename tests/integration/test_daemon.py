@@ -102,8 +102,9 @@ def test_mail_in_acknowledgement_out_reply_threads_sigterm_exits(dovecot, imap_u
     log = daemon.log
     assert "event=daemon.stopping signal=SIGTERM" in log and "event=daemon.stopped" in log
     assert "Traceback" not in log
-    # One key=value line per event.
+    # One key=value line per event, and a healthy run says nothing above info.
     assert all(line.startswith("level=") for line in log.splitlines() if line.strip())
+    assert not [line for line in log.splitlines() if line.startswith(("level=warning", "level=error"))]
 
 
 def test_sighup_reloads_valid_rules_and_keeps_old_ones_otherwise(dovecot, imap_user, smtp, tmp_path: Path, db_url: str) -> None:
