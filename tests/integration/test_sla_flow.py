@@ -198,4 +198,7 @@ def test_preview_and_explain_change_nothing(app: App, clock: FixedClock) -> None
     assert "Wed 2026-03-11         8 h  09:00-17:00   (total 24 h)" in out
     assert "Deadline: Wed 2026-03-11 17:00 CET" in out
     assert "warning-90   at Wed 2026-03-11 14:36 CET  (pending" in out
+    for command in (("explain", "99"), ("status", "99", "pending")):
+        missing = run_mailbot(app.config.path, *command)
+        assert (missing.returncode, missing.stdout.strip()) == (1, "no ticket #99")
     assert outbox(app, "escalation") == []
