@@ -108,16 +108,20 @@ def _explain(app: App, session: Session, ticket: TicketState) -> int:
 
 
 def cmd_status(config: Config, args: argparse.Namespace) -> int:
+    changed: list[str] = []  # the status before, once the change is made
+
     def change(app: App, session: Session, ticket: TicketState) -> int:
         now = app.clock.now()
-        before = ticket.status
+        changed.append(ticket.status)
         clocks.set_status(ticket, args.status, now, app.policy.terms)
         ticket.save(session.connection(), now)
-        add_event(session, ticket.id, "ticket.status", now, before=before, after=args.status, by="cli")
-        print(f"ticket #{args.number}: {before} → {args.status}")
+        add_event(session, ticket.id, "ticket.status", now, before=changed[0], after=args.status, by="cli")
         return 0
 
-    return _on_ticket(config, args, change)
+    code = _on_ticket(config, args, change)
+    if changed:  # said only once committed
+        print(f"ticket #{args.number}: {changed[0]} → {args.status}")
+    return code
 
 
 def register(sub: Any) -> None:

@@ -9,11 +9,14 @@ import random
 import re
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from mailbot.store.db import make_engine, session_factory, unit_of_work
 from mailbot.store.models import Inbound, Outbox, Ticket, TicketMessage
@@ -29,6 +32,7 @@ pytestmark = [pytest.mark.dovecot, pytest.mark.slow]
 
 N = 500
 SEED = int(os.environ.get("MAILBOT_KILL_SEED", "20261122"))
+T = TypeVar("T")
 
 
 def config(tmp_path: Path, db_url: str, dovecot: Dovecot, user: ImapUser, smtp: SmtpServer) -> Path:
@@ -47,10 +51,19 @@ def config(tmp_path: Path, db_url: str, dovecot: Dovecot, user: ImapUser, smtp: 
     )
 
 
-def snapshot(db_url: str) -> dict[str, int]:
+def read(db_url: str, query: Callable[[Session], T]) -> T:
+    """One read of the database the daemon writes, on an engine of its own."""
     engine = make_engine(db_url)
-    with unit_of_work(session_factory(engine)) as s:
-        result = {
+    try:
+        with unit_of_work(session_factory(engine)) as s:
+            return query(s)
+    finally:
+        engine.dispose()
+
+
+def snapshot(db_url: str) -> dict[str, int]:
+    def counts(s: Session) -> dict[str, int]:
+        return {
             "inbound": s.scalar(select(func.count()).select_from(Inbound)) or 0,
             "distinct": s.scalar(select(func.count(func.distinct(Inbound.raw_sha256)))) or 0,
             "filed": s.scalar(select(func.count()).select_from(TicketMessage).where(TicketMessage.direction == "in")) or 0,
@@ -59,16 +72,12 @@ def snapshot(db_url: str) -> dict[str, int]:
             "sent": s.scalar(select(func.count()).select_from(Outbox).where(Outbox.status == "sent")) or 0,
             "pending": s.scalar(select(func.count()).select_from(Inbound).where(Inbound.status == "pending")) or 0,
         }
-    engine.dispose()
-    return result
+
+    return read(db_url, counts)
 
 
 def ticket_ids(db_url: str) -> list[int]:
-    engine = make_engine(db_url)
-    with unit_of_work(session_factory(engine)) as s:
-        ids = list(s.scalars(select(Ticket.id).order_by(Ticket.id)))
-    engine.dispose()
-    return ids
+    return read(db_url, lambda s: list(s.scalars(select(Ticket.id).order_by(Ticket.id))))
 
 
 def acks_by_ticket(smtp: SmtpServer) -> dict[int, set[str]]:
