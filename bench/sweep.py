@@ -28,9 +28,9 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, select, text  # noqa: E402
 
 from mailbot.app import App  # noqa: E402
-from mailbot.clock import FixedClock  # noqa: E402
 from mailbot.config import parse  # noqa: E402
 from mailbot.store.models import Escalation, Outbox  # noqa: E402
+from mailbot.time_source import FixedClock  # noqa: E402
 
 NOW = datetime(2026, 3, 9, 9, 0, tzinfo=timezone.utc)  # a Monday morning
 

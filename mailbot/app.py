@@ -11,19 +11,18 @@ from functools import cached_property
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailbot.clock import Clock, SystemClock
 from mailbot.config import Config
 from mailbot.customers.importer import ImportReport, import_rows, read_sql
 from mailbot.errors import ConfigError
 from mailbot.intake.imap import ImapSource
-from mailbot.intake.maildir import MaildirIntake
+from mailbot.intake.maildir import MaildirSource
 from mailbot.logs import log
-from mailbot.outbox.queue import Envelope
+from mailbot.outbox.enqueue import MailOrigin
 from mailbot.outbox.sender import OutboxSender, make_transport
 from mailbot.policy.loader import load_rules
 from mailbot.policy.terms import load_terms
 from mailbot.process.agent_mail import AgentMail, AgentSettings
-from mailbot.process.context import Context, Desk
+from mailbot.process.desk import Desk, RunnerContext
 from mailbot.process.housekeeping import Housekeeping
 from mailbot.process.respond import Policy, ReplySettings, Responder
 from mailbot.process.runner import RunStats, process_pending
@@ -31,10 +30,11 @@ from mailbot.process.sweep import Sweeper
 from mailbot.render import load_templates
 from mailbot.store import migrate
 from mailbot.store.db import make_engine, session_factory, unit_of_work
+from mailbot.time_source import Clock, SystemClock
 
 logger = logging.getLogger("mailbot")
 
-Source = ImapSource | MaildirIntake
+Source = ImapSource | MaildirSource
 
 
 def load_policy(config: Config) -> Policy:
@@ -91,14 +91,14 @@ class App:
 
     # the parts --------------------------------------------------------------------------------------
     @cached_property
-    def context(self) -> Context:
-        return Context(desk=Desk.from_config(self.config), clock=self.clock)
+    def context(self) -> RunnerContext:
+        return RunnerContext(desk=Desk.from_config(self.config), clock=self.clock)
 
     @cached_property
-    def envelope(self) -> Envelope:
+    def origin(self) -> MailOrigin:
         s = self.config.settings
         desk = self.context.desk
-        return Envelope(
+        return MailOrigin(
             support_address=desk.support_address,
             support_name=s.mailbot.support_name,
             message_id_domain=desk.message_id_domain,
@@ -111,15 +111,15 @@ class App:
         r = self.config.settings.replies
         settings = ReplySettings(default_language=r.default_language, max_auto_replies_per_day=r.max_auto_replies_per_day)
         a = self.config.settings.agents
-        agents = AgentMail(self.context.desk, self.envelope, AgentSettings(a.show_agent_names, a.attach_max_bytes, r.default_language))
-        return Responder(lambda: self.policy, self.context.desk, self.envelope, settings, agents)
+        agents = AgentMail(self.context.desk, self.origin, AgentSettings(a.show_agent_names, a.attach_max_bytes, r.default_language))
+        return Responder(lambda: self.policy, self.context.desk, self.origin, settings, agents)
 
     @cached_property
     def sources(self) -> list[Source]:
         s = self.config.settings
         batch = s.processing.batch_size
         found: list[Source] = [ImapSource(acc, self.sessions, self.clock) for acc in s.imap]
-        found += [MaildirIntake(md, self.sessions, self.clock, batch) for md in s.maildir]
+        found += [MaildirSource(md, self.sessions, self.clock, batch) for md in s.maildir]
         return found
 
     @cached_property
@@ -143,8 +143,8 @@ class App:
     @cached_property
     def sweeper(self) -> Sweeper:
         language = self.config.settings.replies.default_language
-        housekeeping = Housekeeping(self.sessions, lambda: self.policy, self.context.desk, self.envelope, language)
-        return Sweeper(self.sessions, lambda: self.policy, self.context.desk, self.envelope, language, housekeeping)
+        housekeeping = Housekeeping(self.sessions, lambda: self.policy, self.context.desk, self.origin, language)
+        return Sweeper(self.sessions, lambda: self.policy, self.context.desk, self.origin, language, housekeeping)
 
     def sweep(self, should_stop: Callable[[], bool] = lambda: False) -> int:
         """Fire the warnings and breach notices that are due; returns how many."""

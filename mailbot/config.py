@@ -75,7 +75,7 @@ class Secret(Strict):
         return self
 
 
-class Desk(Strict):
+class DeskConfig(Strict):
     state_dir: FsPath = Path("mailbot-state")
     database_url: str = ""
     secret: str | None = None
@@ -96,7 +96,7 @@ class Desk(Strict):
         return _check_address(value)
 
     @model_validator(mode="after")
-    def _secret_source(self) -> "Desk":
+    def _secret_source(self) -> "DeskConfig":
         if self.secret is not None and self.secret_file is not None:
             raise ValueError("give only one of secret, secret_file")
         if self.secret is not None and len(self.secret) < 16:
@@ -104,7 +104,7 @@ class Desk(Strict):
         return self
 
 
-class ImapAccount(Secret):
+class ImapConfig(Secret):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
     host: str
     port: Annotated[int, Field(gt=0, lt=65536)] | None = None
@@ -123,7 +123,7 @@ class ImapAccount(Secret):
     idle: bool = True
 
     @model_validator(mode="after")
-    def _plaintext(self) -> "ImapAccount":
+    def _plaintext(self) -> "ImapConfig":
         if self.security == "plain" and not self.allow_plaintext:
             raise ValueError(
                 "security = 'plain' sends the password unencrypted; set allow_plaintext = true to accept that"
@@ -141,7 +141,7 @@ class ImapAccount(Secret):
         return 993 if self.security == "tls" else 143
 
 
-class MaildirSource(Strict):
+class MaildirConfig(Strict):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
     path: FsPath
 
@@ -160,7 +160,7 @@ class Schedule(Strict):
     sweep_seconds: Annotated[float, Field(gt=0)] = 60.0
 
 
-class Smtp(Secret):
+class SmtpConfig(Secret):
     transport: Literal["smtp", "maildir"] = "maildir"
     host: str = "localhost"
     port: Annotated[int, Field(gt=0, lt=65536)] | None = None
@@ -176,7 +176,7 @@ class Smtp(Secret):
     outgoing_maildir: FsPath | None = None
 
     @model_validator(mode="after")
-    def _plaintext(self) -> "Smtp":
+    def _plaintext(self) -> "SmtpConfig":
         if self.transport == "smtp" and self.security == "plain" and not self.allow_plaintext:
             raise ValueError(
                 "security = 'plain' sends mail and the password unencrypted; set allow_plaintext = true to accept that"
@@ -261,18 +261,18 @@ class Logging(Strict):
 
 
 class Settings(Strict):
-    mailbot: Desk = Desk()
+    mailbot: DeskConfig = DeskConfig()
     processing: Processing = Processing()
     schedule: Schedule = Schedule()
     logging: Logging = Logging()
-    smtp: Smtp = Smtp()
+    smtp: SmtpConfig = SmtpConfig()
     rules: Rules = Rules()
     replies: Replies = Replies()
     customers: Customers = Customers()
     agents: Agents = Agents()
     agent: list[AgentSpec] = []
-    imap: list[ImapAccount] = []
-    maildir: list[MaildirSource] = []
+    imap: list[ImapConfig] = []
+    maildir: list[MaildirConfig] = []
 
     @model_validator(mode="after")
     def _agents(self) -> "Settings":
@@ -374,8 +374,8 @@ def embedded_default(state_dir: Path | None = None) -> Config:
     """The zero-configuration desk: SQLite and a local Maildir under ./mailbot-state."""
     base = (state_dir or Path("mailbot-state")).absolute()
     settings = Settings(
-        mailbot=Desk(state_dir=base),
-        maildir=[MaildirSource(name="local", path=base / "maildir")],
+        mailbot=DeskConfig(state_dir=base),
+        maildir=[MaildirConfig(name="local", path=base / "maildir")],
     )
     return Config(settings, None)
 

@@ -145,8 +145,11 @@ class Daemon:
         if interval:
             sched.add_job(self.watchdog, "interval", seconds=interval, id="watchdog", name="watchdog", next_run_time=now)
         sched.start()
+        def wake_poll() -> None:
+            loop.call_soon_threadsafe(self.wake, "poll")
+
         watchers = [
-            IdleWatcher(src.account, lambda: loop.call_soon_threadsafe(self.wake, "poll"))
+            IdleWatcher(src.account, wake_poll)
             for src in self.app.sources if isinstance(src, ImapSource) and src.account.idle
         ]
         for watcher in watchers:

@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailbot.clock import FixedClock
 from mailbot.config import Config, parse
 from mailbot.store import migrate
 from mailbot.store.db import make_engine, session_factory
 from mailbot.store.models import Base
+from mailbot.time_source import FixedClock
 from tests.support.dovecot import Dovecot, ImapUser
 
 DATA = Path(__file__).parent / "data"

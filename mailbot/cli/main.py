@@ -10,10 +10,23 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from mailbot import __version__, logs
-from mailbot.cli import customers, inspect, operate, outbox, rules, sla
-from mailbot.clock import Clock, OffsetClock, SystemClock, parse_moment
+from mailbot.cli import (
+    cmd_check_config,
+    cmd_customers,
+    cmd_db,
+    cmd_escalations,
+    cmd_explain,
+    cmd_outbox,
+    cmd_poll,
+    cmd_quarantine,
+    cmd_rules,
+    cmd_run,
+    cmd_status,
+    cmd_tickets,
+)
 from mailbot.config import Config, load
 from mailbot.errors import ConfigError
+from mailbot.time_source import Clock, OffsetClock, SystemClock, parse_moment
 
 EXIT_CONFIG = 2
 
@@ -31,12 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mailbot {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    operate.register(sub)
-    rules.register(sub)
-    outbox.register(sub)
-    inspect.register(sub)
-    customers.register(sub)
-    sla.register(sub)
+    for command in (
+        cmd_run, cmd_check_config, cmd_db, cmd_poll, cmd_rules, cmd_outbox, cmd_tickets, cmd_quarantine,
+        cmd_customers, cmd_escalations, cmd_explain, cmd_status,
+    ):
+        command.register(sub)
     return parser
 
 
@@ -49,7 +61,7 @@ def make_clock(now: str | None, zone: str) -> Clock:
 
 def config_path(args: argparse.Namespace) -> Path | None:
     if args.config is not None:
-        return args.config
+        return Path(args.config)
     env = os.environ.get("MAILBOT_CONFIG")
     return Path(env) if env else None
 

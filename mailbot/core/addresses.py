@@ -10,7 +10,7 @@ from mailbot.core.mail import Address
 
 _LOCAL = re.compile(r"^(?:[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*|\"(?:[^\"\\\r\n]|\\.)+\")$")
 # The registry builds a new header class on every lookup; build the address-list one once.
-_ADDRESS_HEADER = policy.default.header_factory["to"]
+_ADDRESS_HEADER = policy.default.header_factory["to"]  # type: ignore[index]
 _LABEL = re.compile(r"^(?!-)[\w-]{1,63}(?<!-)$", re.UNICODE)
 
 

@@ -33,12 +33,12 @@ _NOT_SECRETS = {"reset", "forgot", "forgotten", "change", "changed", "expired", 
 
 
 @dataclass(frozen=True)
-class Found:
+class SecretsFound:
     kinds: tuple[str, ...]  # ftp, ssh, database, admin, hosting, or "login"
     secrets: tuple[str, ...]
 
 
-def find(text: str) -> Found | None:
+def find(text: str) -> SecretsFound | None:
     """The credentials in `text`, or None. A bare mention of a password ("I forgot my password") is not one."""
     secrets: list[str] = []
     for pattern in (_URL, _LABELLED, _PAIR):
@@ -51,7 +51,7 @@ def find(text: str) -> Found | None:
     if not secrets:
         return None
     kinds = tuple(name for name, pattern in _KINDS if pattern.search(text)) or ("login",)
-    return Found(kinds=kinds, secrets=tuple(secrets))
+    return SecretsFound(kinds=kinds, secrets=tuple(secrets))
 
 
 def redact(text: str, secrets: tuple[str, ...]) -> tuple[str, int]:

@@ -115,7 +115,7 @@ def _license(product: str, purchases: list[Purchase], terms: PlanTerms, now: dat
     return Entitlement(LAPSED, terms.name, product, reason, valid_until=until)
 
 
-def decide(purchases: Iterable[Purchase], plans: Mapping[str, PlanTerms], now: datetime, zone: tzinfo = timezone.utc) -> Entitlement:
+def decide_entitlement(purchases: Iterable[Purchase], plans: Mapping[str, PlanTerms], now: datetime, zone: tzinfo = timezone.utc) -> Entitlement:
     """The sender's best entitlement now: a promise beats none, then the one that lasts longest.
     Dates in the reasons are days in `zone` (the desk's)."""
     by_product: dict[tuple[str, str], list[Purchase]] = {}

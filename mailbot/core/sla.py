@@ -9,9 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from mailbot.core.calendar import BusinessCalendar, DayCount
-
-FIRST, NEXT = "first", "next"
+from mailbot.core.business_calendar import BusinessCalendar, DayCount
 
 
 @dataclass(frozen=True)

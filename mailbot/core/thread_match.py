@@ -25,7 +25,7 @@ class ThreadDecision:
     reasons: tuple[str, ...]
 
 
-def decide(facts: ThreadFacts) -> ThreadDecision:
+def decide_thread(facts: ThreadFacts) -> ThreadDecision:
     notes: list[str] = []
     if facts.token_ticket is not None:
         if facts.token_ticket_exists:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from mailbot.core.addresses import valid_addr_spec
 from mailbot.core.entitlement import KINDS, PlanTerms
-from mailbot.store.models import Customer, CustomerAddress, Entitlement
+from mailbot.store.models import Customer, CustomerAddress, PurchaseRecord
 
 COLUMNS = ("customer", "name", "email", "domain", "timezone", "product", "kind", "plan", "paid", "starts", "ends")
 REQUIRED = ("customer", "product", "plan", "paid")
@@ -132,14 +132,14 @@ def _store(session: Session, row: Row, source: str, now: datetime) -> tuple[Key,
                 other = session.get_one(Customer, owner.customer_id).external_id
                 raise RowError(f"{'email' if kind == 'address' else 'domain'}: {value} already belongs to customer {other!r}")
     found = session.scalars(
-        select(Entitlement).where(
-            Entitlement.customer_id == customer.id, Entitlement.product == row.product,
-            Entitlement.plan == row.plan, Entitlement.paid_at == row.paid,
+        select(PurchaseRecord).where(
+            PurchaseRecord.customer_id == customer.id, PurchaseRecord.product == row.product,
+            PurchaseRecord.plan == row.plan, PurchaseRecord.paid_at == row.paid,
         )
     ).one_or_none()
     if found is None:
         session.add(
-            Entitlement(customer_id=customer.id, product=row.product, kind=row.kind, plan=row.plan, paid_at=row.paid,
+            PurchaseRecord(customer_id=customer.id, product=row.product, kind=row.kind, plan=row.plan, paid_at=row.paid,
                         starts_at=row.starts, ends_at=row.ends, source=source, updated_at=now)
         )
         outcome = "added"
@@ -181,7 +181,7 @@ def import_rows(
         else:
             report.unchanged += 1
     if full_sync:
-        for ent in session.scalars(select(Entitlement).where(Entitlement.source == source)):
+        for ent in session.scalars(select(PurchaseRecord).where(PurchaseRecord.source == source)):
             if (ent.customer_id, ent.product, ent.plan, ent.paid_at) not in seen:
                 session.delete(ent)
                 report.removed += 1

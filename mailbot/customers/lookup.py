@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, select
 
 from mailbot.core.entitlement import Purchase
-from mailbot.store.models import Customer, CustomerAddress, Entitlement
+from mailbot.store.models import Customer, CustomerAddress, PurchaseRecord
 
 
 @dataclass(frozen=True)
-class Found:
+class CustomerMatch:
     customer_id: int
     external_id: str
     name: str
@@ -26,7 +26,7 @@ def parent_domains(domain: str) -> list[str]:
     return [".".join(labels[i:]) for i in range(len(labels) - 1)] or [domain.lower()]
 
 
-def find_customer(conn: Connection, address: str) -> Found | None:
+def find_customer(conn: Connection, address: str) -> CustomerMatch | None:
     address = address.lower()
     domain = address.rsplit("@", 1)[-1]
     candidates = [("address", address)] + [("domain", d) for d in parent_domains(domain)]
@@ -44,10 +44,10 @@ def find_customer(conn: Connection, address: str) -> Found | None:
         return None
     customer = conn.execute(select(Customer.external_id, Customer.name, Customer.timezone).where(Customer.id == customer_id)).one()
     bought = conn.execute(
-        select(Entitlement.product, Entitlement.kind, Entitlement.plan, Entitlement.paid_at, Entitlement.starts_at, Entitlement.ends_at)
-        .where(Entitlement.customer_id == customer_id)
+        select(PurchaseRecord.product, PurchaseRecord.kind, PurchaseRecord.plan, PurchaseRecord.paid_at, PurchaseRecord.starts_at, PurchaseRecord.ends_at)
+        .where(PurchaseRecord.customer_id == customer_id)
     ).all()
-    return Found(
+    return CustomerMatch(
         customer_id=customer_id,
         external_id=customer.external_id,
         name=customer.name,

@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from mailbot.config import ImapAccount
+from mailbot.config import ImapConfig
 from mailbot.intake.imap import CONNECTION_ERRORS, InsecureConnection, close_quietly, connect
 from mailbot.logs import log
 
@@ -19,7 +19,7 @@ CHECK_SECONDS = 1.0  # how quickly a stop request is noticed
 
 
 class IdleWatcher:
-    def __init__(self, account: ImapAccount, on_new: Callable[[], None]) -> None:
+    def __init__(self, account: ImapConfig, on_new: Callable[[], None]) -> None:
         self.account = account
         self.on_new = on_new
         self._stop = threading.Event()

@@ -14,12 +14,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailbot import failpoints
-from mailbot.clock import Clock
-from mailbot.config import ImapAccount
+from mailbot.config import ImapConfig
 from mailbot.intake.inbound import Fetched, store_raw
 from mailbot.logs import log
 from mailbot.store.db import unit_of_work
 from mailbot.store.models import MailboxCursor
+from mailbot.time_source import Clock
 
 logger = logging.getLogger("mailbot.intake.imap")
 
@@ -52,7 +52,7 @@ class PollResult:
         return sum(f.stored for f in self.folders)
 
 
-def tls_context(account: ImapAccount) -> ssl.SSLContext:
+def tls_context(account: ImapConfig) -> ssl.SSLContext:
     ctx = ssl.create_default_context(cafile=str(account.ca_file) if account.ca_file else None)
     if not account.verify_tls:
         ctx.check_hostname = False
@@ -60,7 +60,7 @@ def tls_context(account: ImapAccount) -> ssl.SSLContext:
     return ctx
 
 
-def connect(acc: ImapAccount) -> IMAPClient:
+def connect(acc: ImapConfig) -> IMAPClient:
     """The one place that opens the network connection: TLS, or STARTTLS that must succeed, then login."""
     client = IMAPClient(
         acc.host,
@@ -84,7 +84,7 @@ def connect(acc: ImapAccount) -> IMAPClient:
 class ImapSource:
     """One IMAP account: keeps its connection between polls and reconnects with backoff when it drops."""
 
-    def __init__(self, account: ImapAccount, sessions: sessionmaker[Session], clock: Clock) -> None:
+    def __init__(self, account: ImapConfig, sessions: sessionmaker[Session], clock: Clock) -> None:
         self.account = account
         self.sessions = sessions
         self.clock = clock
@@ -154,7 +154,7 @@ class ImapSource:
             failpoints.reached("intake.after_commit")
             # Only now, with the bytes committed, may the server's copy change.
             stats.settled += self._settle(client, folder, [uid for uid, _ in bodies])
-            if upto != max(batch):
+            if upto is None or upto != max(batch):
                 break  # a message the server would not hand over: the cursor waits before it, try next poll
             last_uid = upto
         stats.settled += self._catch_up(client, folder, last_uid)

@@ -10,11 +10,11 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailbot import failpoints
-from mailbot.clock import Clock
-from mailbot.config import MaildirSource
+from mailbot.config import MaildirConfig
 from mailbot.intake.inbound import Fetched, store_raw
 from mailbot.logs import log
 from mailbot.store.db import unit_of_work
+from mailbot.time_source import Clock
 
 logger = logging.getLogger("mailbot.intake.maildir")
 
@@ -33,21 +33,8 @@ def ensure_maildir(path: Path) -> None:
         (path / sub).mkdir(parents=True, exist_ok=True)
 
 
-def deliver(path: Path, raw: bytes, name: str) -> Path:
-    """Deliver `raw` into the Maildir the way an MTA does: write to tmp/, then rename into new/."""
-    ensure_maildir(path)
-    tmp = path / "tmp" / name
-    with open(tmp, "wb") as fh:
-        fh.write(raw)
-        fh.flush()
-        os.fsync(fh.fileno())
-    final = path / "new" / name
-    os.rename(tmp, final)
-    return final
-
-
-class MaildirIntake:
-    def __init__(self, source: MaildirSource, sessions: sessionmaker[Session], clock: Clock, batch_size: int = 200):
+class MaildirSource:
+    def __init__(self, source: MaildirConfig, sessions: sessionmaker[Session], clock: Clock, batch_size: int = 200):
         self.source = source
         self.sessions = sessions
         self.clock = clock

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import quopri
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
 from email.mime.application import MIMEApplication
@@ -31,8 +31,6 @@ class Outgoing:
     references: Sequence[str] = ()
     auto_submitted: str | None = None  # "auto-replied" for answers, "auto-generated" for notices
     language: str | None = None
-    loop_marker: str = ""
-    extra_headers: Sequence[tuple[str, str]] = field(default_factory=tuple)
     attachments: Sequence[tuple[str, str, bytes]] = ()  # (filename, content type, payload)
 
 
@@ -84,8 +82,7 @@ def _headers(out: Outgoing) -> list[tuple[str, str]]:
         headers.append(("Precedence", "auto_reply"))
     if out.language:
         headers.append(("Content-Language", out.language))
-    headers.append((LOOP_HEADER, out.loop_marker or out.from_addr))
-    headers.extend(out.extra_headers)
+    headers.append((LOOP_HEADER, out.from_addr))
     return headers
 
 
@@ -120,5 +117,5 @@ def compose(out: Outgoing) -> bytes:
         part.add_header("Content-Disposition", "attachment", filename=("utf-8", "", filename))
         msg.attach(part)
     for name, value in headers:
-        msg[name] = Header(value, "utf-8", header_name=name) if not value.isascii() else value
+        msg[name] = Header(value, "utf-8", header_name=name) if not value.isascii() else value  # type: ignore[assignment]
     return msg.as_bytes(policy=compat32.clone(linesep="\r\n"))

@@ -22,13 +22,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailbot import failpoints
-from mailbot.clock import Clock
-from mailbot.config import Smtp
+from mailbot.config import SmtpConfig
+from mailbot.core.backoff import backoff
 from mailbot.logs import log
-from mailbot.process.runner import backoff
 from mailbot.store.db import unit_of_work
 from mailbot.store.journal import add_event
 from mailbot.store.models import Outbox
+from mailbot.time_source import Clock
 
 logger = logging.getLogger("mailbot.outbox")
 
@@ -59,7 +59,7 @@ class Transport(Protocol):
 class SmtpTransport:
     """One SMTP connection kept open between messages and flushes; reconnects when the server drops it."""
 
-    def __init__(self, cfg: Smtp) -> None:
+    def __init__(self, cfg: SmtpConfig) -> None:
         self.cfg = cfg
         self._client: aiosmtplib.SMTP | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -107,10 +107,11 @@ class SmtpTransport:
     async def send(self, mail_from: str, recipients: list[str], raw: bytes) -> Accepted:
         for attempt in (1, 2):
             try:
-                if not self._usable():
-                    self._client = await self._connect()
+                client = self._client
+                if client is None or not self._usable():
+                    client = self._client = await self._connect()
                     self._loop = asyncio.get_running_loop()
-                errors, _response = await self._client.sendmail(mail_from, recipients, raw)
+                errors, _response = await client.sendmail(mail_from, recipients, raw)
                 return Accepted(refused={addr: (resp.code, resp.message) for addr, resp in errors.items()})
             except aiosmtplib.SMTPServerDisconnected as exc:
                 # An idle connection the server closed: reconnect once before calling it a failure.
@@ -178,7 +179,7 @@ class SendStats:
 
 
 class OutboxSender:
-    def __init__(self, sessions: sessionmaker[Session], cfg: Smtp, clock: Clock, transport: Transport) -> None:
+    def __init__(self, sessions: sessionmaker[Session], cfg: SmtpConfig, clock: Clock, transport: Transport) -> None:
         self.sessions = sessions
         self.cfg = cfg
         self.clock = clock
@@ -273,5 +274,5 @@ class OutboxSender:
         return stats
 
 
-def make_transport(cfg: Smtp, outgoing_maildir: Path) -> Transport:
+def make_transport(cfg: SmtpConfig, outgoing_maildir: Path) -> Transport:
     return SmtpTransport(cfg) if cfg.transport == "smtp" else MaildirTransport(outgoing_maildir)

@@ -24,7 +24,10 @@ class Action:
 REGISTRY: dict[str, Action] = {}
 
 
-def action(name: str, description: str, compile: Callable[[Any, Collection[str]], Any]):  # type: ignore[no-untyped-def]
+Apply = Callable[[Decision, Any], None]
+
+
+def action(name: str, description: str, compile: Callable[[Any, Collection[str]], Any]) -> Callable[[Apply], Apply]:
     def register(apply: Callable[[Decision, Any], None]) -> Callable[[Decision, Any], None]:
         REGISTRY[name] = Action(name, description, compile, apply)
         return apply

@@ -28,7 +28,10 @@ class Condition:
 REGISTRY: dict[str, Condition] = {}
 
 
-def condition(name: str, description: str, compile: Callable[[Any], Any]):  # type: ignore[no-untyped-def]
+Check = Callable[[Facts, Any], tuple[bool, str]]
+
+
+def condition(name: str, description: str, compile: Callable[[Any], Any]) -> Callable[[Check], Check]:
     def register(check: Callable[[Facts, Any], tuple[bool, str]]) -> Callable[[Facts, Any], tuple[bool, str]]:
         REGISTRY[name] = Condition(name, description, compile, check)
         return check

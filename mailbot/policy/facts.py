@@ -17,7 +17,6 @@ class Facts:
     language: str = "en"
     entitlement: str = "unknown"  # active | expired | guarantee-lapsed | unknown
     plan: str | None = None
-    ticket_status: str = "new"
     queue: str = "support"
 
 

@@ -1,7 +1,7 @@
 """Support terms as data: plans (plans.toml), business calendars (calendars.toml), escalation (escalation.toml),
 and what happens to credentials customers send (privacy.toml).
 
-All three live in the rules folder beside the rules and are optional: without them every sender is unknown,
+All four live in the rules folder beside the rules and are optional: without them every sender is unknown,
 the one calendar is Monday–Friday 09:00–17:00 in the desk's time zone, and warnings go at 50/75/90 %.
 """
 
@@ -25,7 +25,7 @@ from pydantic import (
 )
 
 from mailbot.core.addresses import valid_addr_spec
-from mailbot.core.calendar import (
+from mailbot.core.business_calendar import (
     DAY_NAMES,
     BusinessCalendar,
     Minutes,

@@ -23,10 +23,10 @@ from mailbot.core.quoting import new_text
 from mailbot.core.subject import tagged
 from mailbot.logs import log
 from mailbot.outbox.compose import Outgoing
-from mailbot.outbox.queue import Envelope, enqueue
+from mailbot.outbox.enqueue import MailOrigin, enqueue
 from mailbot.policy.terms import Terms
-from mailbot.process import clocks
-from mailbot.process.context import Desk
+from mailbot.process import response_clock
+from mailbot.process.desk import Desk
 from mailbot.process.filing import Filed, TicketState
 from mailbot.render import Templates
 from mailbot.store.models import Participant, TicketMessage
@@ -68,9 +68,9 @@ def thread_ids(writer: Writer, ticket_id: int, agents: Directory) -> list[str]:
 
 
 class AgentMail:
-    def __init__(self, desk: Desk, env: Envelope, settings: AgentSettings) -> None:
+    def __init__(self, desk: Desk, origin: MailOrigin, settings: AgentSettings) -> None:
         self.desk = desk
-        self.env = env
+        self.origin = origin
         self.settings = settings
 
     # to agents ---------------------------------------------------------------------------------------
@@ -101,19 +101,19 @@ class AgentMail:
             "new_ticket": filed.new_ticket,
             "warning": filed.proof.reason if filed.proof and filed.proof.reason else "",
             "marks": list(ticket.tags),
-            "desk": {"name": self.env.support_name, "address": self.desk.support_address},
+            "desk": {"name": self.origin.support_name, "address": self.desk.support_address},
             "now": now,
         }
         root = self.desk.signer.message_id(ticket.id, self.desk.message_id_domain, nonce="iroot")
         for agent in agents:
             rendered = templates.render("agent-notify", self.settings.language, {**context, "agent": {"name": agent.name, "address": agent.address}})
             out = Outgoing(
-                from_name=self.env.support_name,
+                from_name=self.origin.support_name,
                 from_addr=self.desk.support_address,
                 to=(Address(agent.address, agent.name),),
                 subject=rendered.subject,
                 body=rendered.body,
-                message_id=self.env.new_message_id(ticket.id, internal=True),
+                message_id=self.origin.new_message_id(ticket.id, internal=True),
                 date=now,
                 reply_to=self.desk.agent_reply_address(ticket.id, agent),
                 # Every notification of a ticket answers one stable id, so agents' clients keep them together.
@@ -121,7 +121,7 @@ class AgentMail:
                 auto_submitted="auto-generated",
                 attachments=attached,
             )
-            row = enqueue(writer, self.env, out, kind="agent-notify", ticket_id=ticket.id, now=now, dedupe_key=f"agent-notify:{inbound_id}:{agent.address}", internal=True)
+            row = enqueue(writer, self.origin, out, kind="agent-notify", ticket_id=ticket.id, now=now, dedupe_key=f"agent-notify:{inbound_id}:{agent.address}", internal=True)
             writer.event(ticket.id, "agent.notified", now, inbound_id=inbound_id, outbox=row, to=agent.address)
 
     # from agents -------------------------------------------------------------------------------------
@@ -143,7 +143,7 @@ class AgentMail:
             return
         if parsed.text.strip():
             self._relay(writer, inbound_id, filed, parsed.text, agent, now)
-            clocks.stop(ticket, now, terms)  # any public answer counts, a clarifying question included
+            response_clock.stop(ticket, now, terms)  # any public answer counts, a clarifying question included
             if ticket.status == "new":
                 ticket.set("status", "open")
         self._apply(writer, inbound_id, ticket, parsed.commands, agent, terms, templates, now)
@@ -165,14 +165,14 @@ class AgentMail:
             return
         attached, _ = _attachments(filed.mail.parts, 1 << 62)
         refs = thread_ids(writer, ticket.id, self.desk.agents)
-        name = f"{agent.name} ({self.env.support_name})" if self.settings.show_agent_names and agent.name else self.env.support_name
+        name = f"{agent.name} ({self.origin.support_name})" if self.settings.show_agent_names and agent.name else self.origin.support_name
         out = Outgoing(
             from_name=name,
             from_addr=self.desk.support_address,
             to=tuple(to),
             subject=tagged(ticket.subject, ticket.id),
             body=text.rstrip() + "\n",
-            message_id=self.env.new_message_id(ticket.id),
+            message_id=self.origin.new_message_id(ticket.id),
             date=now,
             reply_to=self.desk.signer.reply_address(self.desk.support_address, ticket.id),
             in_reply_to=refs[-1] if refs else None,
@@ -180,7 +180,7 @@ class AgentMail:
             language=ticket.language,
             attachments=attached,
         )
-        row = enqueue(writer, self.env, out, kind="relay", ticket_id=ticket.id, now=now, dedupe_key=f"relay:{inbound_id}")
+        row = enqueue(writer, self.origin, out, kind="relay", ticket_id=ticket.id, now=now, dedupe_key=f"relay:{inbound_id}")
         writer.add(
             TicketMessage, ticket_id=ticket.id, inbound_id=None, direction="out", author="agent", visibility="public",
             message_id=out.message_id, sender=agent.address, sender_name=agent.name, subject=out.subject, text=out.body,
@@ -199,7 +199,7 @@ class AgentMail:
             elif cmd.name == "queue":
                 ticket.set("queue", cmd.argument)
             elif cmd.name in ("pending", "open"):
-                clocks.set_status(ticket, cmd.name, now, terms)
+                response_clock.set_status(ticket, cmd.name, now, terms)
             elif cmd.name == "close":
                 self.close(writer, inbound_id, ticket, templates, terms, now)
             if cmd.name != "note":
@@ -207,7 +207,7 @@ class AgentMail:
 
     def close(self, writer: Writer, inbound_id: int | None, ticket: TicketState, templates: Templates, terms: Terms, now: datetime) -> None:
         """Close the ticket and send the customer the closing message."""
-        clocks.set_status(ticket, "closed", now, terms)
+        response_clock.set_status(ticket, "closed", now, terms)
         ticket.set("closed_at", now)
         to = self._customers(writer, ticket.id)
         if not to or "closed" not in templates.names:
@@ -216,19 +216,19 @@ class AgentMail:
         context = {
             "ticket": ticket.view(),
             "customer": {"address": to[0].addr, "name": to[0].name},
-            "desk": {"name": self.env.support_name, "address": self.desk.support_address},
+            "desk": {"name": self.origin.support_name, "address": self.desk.support_address},
             "marks": list(ticket.tags),
             "now": now,
         }
         rendered = templates.render("closed", ticket.language or self.settings.language, context)
         out = Outgoing(
-            from_name=self.env.support_name, from_addr=self.desk.support_address, to=tuple(to), subject=rendered.subject,
-            body=rendered.body, message_id=self.env.new_message_id(ticket.id), date=now,
+            from_name=self.origin.support_name, from_addr=self.desk.support_address, to=tuple(to), subject=rendered.subject,
+            body=rendered.body, message_id=self.origin.new_message_id(ticket.id), date=now,
             reply_to=self.desk.signer.reply_address(self.desk.support_address, ticket.id),
             in_reply_to=refs[-1] if refs else None, references=refs, language=rendered.language,
             auto_submitted="auto-generated",
         )
-        row = enqueue(writer, self.env, out, kind="closed", ticket_id=ticket.id, now=now, dedupe_key=f"closed:{ticket.id}:{now.isoformat()}", record_on_ticket=True)
+        row = enqueue(writer, self.origin, out, kind="closed", ticket_id=ticket.id, now=now, dedupe_key=f"closed:{ticket.id}:{now.isoformat()}", record_on_ticket=True)
         writer.event(ticket.id, "ticket.closed", now, inbound_id=inbound_id, outbox=row)
 
     def _error_mail(self, writer: Writer, inbound_id: int, filed: Filed, errors: Sequence[str], templates: Templates, now: datetime) -> None:
@@ -239,14 +239,14 @@ class AgentMail:
             "ticket": ticket.view(),
             "errors": list(errors),
             "help": list(commands.HELP.values()),
-            "desk": {"name": self.env.support_name, "address": self.desk.support_address},
+            "desk": {"name": self.origin.support_name, "address": self.desk.support_address},
         }
         rendered = templates.render("command-error", self.settings.language, context)
         out = Outgoing(
-            from_name=self.env.support_name, from_addr=self.desk.support_address, to=(Address(agent.address, agent.name),),
-            subject=rendered.subject, body=rendered.body, message_id=self.env.new_message_id(ticket.id, internal=True), date=now,
+            from_name=self.origin.support_name, from_addr=self.desk.support_address, to=(Address(agent.address, agent.name),),
+            subject=rendered.subject, body=rendered.body, message_id=self.origin.new_message_id(ticket.id, internal=True), date=now,
             reply_to=self.desk.agent_reply_address(ticket.id, agent), in_reply_to=filed.mail.message_id or None,
             auto_submitted="auto-replied",
         )
-        enqueue(writer, self.env, out, kind="command-error", ticket_id=ticket.id, now=now, dedupe_key=f"command-error:{inbound_id}", internal=True)
+        enqueue(writer, self.origin, out, kind="command-error", ticket_id=ticket.id, now=now, dedupe_key=f"command-error:{inbound_id}", internal=True)
 

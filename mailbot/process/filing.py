@@ -14,9 +14,9 @@ from mailbot.core.agents import Agent, Proof, identify
 from mailbot.core.language import detect
 from mailbot.core.mail import InboundMail
 from mailbot.core.subject import strip_prefixes
-from mailbot.core.thread_match import ThreadDecision, decide
+from mailbot.core.thread_match import ThreadDecision, decide_thread
 from mailbot.core.tokens import ReplyToken
-from mailbot.process.context import Desk
+from mailbot.process.desk import Desk
 from mailbot.process.thread_lookup import find_duplicate, find_token, gather
 from mailbot.store.models import Participant, Ticket, TicketMessage
 from mailbot.store.writer import Writer
@@ -118,7 +118,7 @@ def file_message(writer: Writer, inbound_id: int, mail: InboundMail, desk: Desk,
             writer.event(ticket_id, "message.duplicate", now, inbound_id=inbound_id, message_id=mail.message_id, first_copy=first)
             return Filed(mail, load_ticket(writer.conn, ticket_id), first, new_ticket=False, duplicate=True, thread=None, received_at=received_at or now)
 
-    decision = decide(lookup.facts)
+    decision = decide_thread(lookup.facts)
     sender = mail.sender.addr if mail.sender else ""
     sender_name = mail.sender.name if mail.sender else ""
     agent = proof.agent

@@ -16,23 +16,23 @@ from mailbot.core.entitlement import Purchase, support_periods
 from mailbot.core.mail import Address
 from mailbot.logs import log
 from mailbot.outbox.compose import Outgoing
-from mailbot.outbox.queue import Envelope, enqueue_later, existing
+from mailbot.outbox.enqueue import MailOrigin, enqueue_later, existing
 from mailbot.parse import MalformedMail, parse_mail
-from mailbot.process.context import Desk
+from mailbot.process.desk import Desk
 from mailbot.process.respond import Policy
 from mailbot.store.db import unit_of_work
-from mailbot.store.models import Customer, CustomerAddress, Entitlement, InboundRaw, TicketMessage
+from mailbot.store.models import Customer, CustomerAddress, InboundRaw, PurchaseRecord, TicketMessage
 from mailbot.store.writer import Writer
 
 logger = logging.getLogger("mailbot.housekeeping")
 
 
 class Housekeeping:
-    def __init__(self, sessions: sessionmaker[Session], policy: Callable[[], Policy], desk: Desk, env: Envelope, language: str) -> None:
+    def __init__(self, sessions: sessionmaker[Session], policy: Callable[[], Policy], desk: Desk, origin: MailOrigin, language: str) -> None:
         self.sessions = sessions
         self.policy = policy
         self.desk = desk
-        self.env = env
+        self.origin = origin
         self.language = language
 
     def run(self, now: datetime) -> int:
@@ -52,10 +52,10 @@ class Housekeeping:
                 # A period ending within `days` was paid within [now - length, now - length + days]; explicit
                 # end dates are checked too. Merged periods are then computed per customer.
                 candidates = writer.conn.execute(
-                    select(Entitlement.customer_id).distinct().where(
-                        Entitlement.plan == plan,
-                        ((Entitlement.paid_at > now - length) & (Entitlement.paid_at <= now - length + timedelta(days=days)))
-                        | ((Entitlement.ends_at > now) & (Entitlement.ends_at <= now + timedelta(days=days))),
+                    select(PurchaseRecord.customer_id).distinct().where(
+                        PurchaseRecord.plan == plan,
+                        ((PurchaseRecord.paid_at > now - length) & (PurchaseRecord.paid_at <= now - length + timedelta(days=days)))
+                        | ((PurchaseRecord.ends_at > now) & (PurchaseRecord.ends_at <= now + timedelta(days=days))),
                     )
                 ).scalars().all()
                 for customer_id in candidates:
@@ -67,8 +67,8 @@ class Housekeeping:
         policy = self.policy()
         terms = policy.terms
         rows = writer.conn.execute(
-            select(Entitlement.product, Entitlement.kind, Entitlement.plan, Entitlement.paid_at, Entitlement.starts_at, Entitlement.ends_at)
-            .where(Entitlement.customer_id == customer_id, Entitlement.plan == plan)
+            select(PurchaseRecord.product, PurchaseRecord.kind, PurchaseRecord.plan, PurchaseRecord.paid_at, PurchaseRecord.starts_at, PurchaseRecord.ends_at)
+            .where(PurchaseRecord.customer_id == customer_id, PurchaseRecord.plan == plan)
         ).all()
         periods = support_periods([Purchase(*r) for r in rows], terms.plans[plan])
         current = next(((start, end, pays) for start, end, pays in periods if start <= now < end), None)
@@ -89,16 +89,16 @@ class Housekeeping:
             "zone": customer.timezone or terms.desk_zone.key,
             "entitlement": {"plan": plan, "product": current[2][-1].product, "valid_until": end, "renew_url": terms.renew_urls.get(plan, "")},
             "days_left": max((end - now).days, 0),
-            "desk": {"name": self.env.support_name, "address": self.desk.support_address},
+            "desk": {"name": self.origin.support_name, "address": self.desk.support_address},
             "now": now,
         }
         rendered = policy.templates.render("renewal-reminder", self.language, context)
         out = Outgoing(
-            from_name=self.env.support_name, from_addr=self.desk.support_address, to=tuple(to), subject=rendered.subject,
-            body=rendered.body, message_id=self.env.new_message_id(0), date=now, reply_to=self.desk.support_address,
+            from_name=self.origin.support_name, from_addr=self.desk.support_address, to=tuple(to), subject=rendered.subject,
+            body=rendered.body, message_id=self.origin.new_message_id(0), date=now, reply_to=self.desk.support_address,
             auto_submitted="auto-generated", language=rendered.language,
         )
-        enqueue_later(writer, self.env, out, kind="renewal-reminder", ticket_id=None, now=now, dedupe_key=key)
+        enqueue_later(writer, self.origin, out, kind="renewal-reminder", ticket_id=None, now=now, dedupe_key=key)
         log(logger, logging.INFO, "renewal.reminded", customer=customer_id, plan=plan, ends=end.isoformat(), to=",".join(a.addr for a in to))
         return 1
 

@@ -17,14 +17,14 @@ from sqlalchemy import select, update
 from mailbot.core.automatic import automatic_reasons
 from mailbot.core.bounces import failures, returned_message_ids
 from mailbot.core.credentials import find as find_credentials
-from mailbot.core.entitlement import ACTIVE, UNKNOWN, Entitlement, decide
+from mailbot.core.entitlement import ACTIVE, UNKNOWN, Entitlement, decide_entitlement
 from mailbot.core.language import detect
 from mailbot.core.mail import Address, InboundMail
 from mailbot.customers.lookup import find_customer
 from mailbot.logs import log
 from mailbot.outbox.compose import Outgoing
-from mailbot.outbox.queue import (
-    Envelope,
+from mailbot.outbox.enqueue import (
+    MailOrigin,
     auto_replies_today,
     enqueue,
     reply_target,
@@ -33,9 +33,9 @@ from mailbot.outbox.queue import (
 from mailbot.policy.engine import RuleSet
 from mailbot.policy.facts import Decision, Facts
 from mailbot.policy.terms import Terms
-from mailbot.process import clocks
+from mailbot.process import response_clock
 from mailbot.process.agent_mail import AgentMail
-from mailbot.process.context import Desk
+from mailbot.process.desk import Desk
 from mailbot.process.filing import Filed, TicketState
 from mailbot.process.thread_lookup import find_token
 from mailbot.render import Templates
@@ -43,9 +43,6 @@ from mailbot.store.models import Outbox, Participant, Suppression, TicketMessage
 from mailbot.store.writer import Writer
 
 logger = logging.getLogger("mailbot.respond")
-
-DEFAULT_TEMPLATE = "ack"
-
 
 @dataclass(frozen=True)
 class Policy:
@@ -74,7 +71,7 @@ def display_zone(ticket: TicketState, terms: Terms | None) -> str:
 
 
 def template_context(
-    ticket: TicketState, mail: InboundMail, desk: Desk, env: Envelope, new_ticket: bool, now: datetime,
+    ticket: TicketState, mail: InboundMail, desk: Desk, origin: MailOrigin, new_ticket: bool, now: datetime,
     deadline: datetime | None = None, terms: Terms | None = None,
 ) -> dict[str, Any]:
     """What reply templates can use (documented in the README)."""
@@ -85,7 +82,7 @@ def template_context(
         "ticket": ticket.view(),
         "customer": {"address": sender.addr if sender else "", "name": sender.name if sender else "", "timezone": zone},
         "message": {"subject": mail.subject, "text": mail.text, "message_id": mail.message_id},
-        "desk": {"name": env.support_name, "address": desk.support_address},
+        "desk": {"name": origin.support_name, "address": desk.support_address},
         "entitlement": {
             "state": ticket.entitlement_state,
             "plan": ticket.plan,
@@ -105,10 +102,10 @@ def template_context(
 class Responder:
     """The after-filing stage of processing (runs inside the message's transaction)."""
 
-    def __init__(self, policy: Callable[[], Policy], desk: Desk, env: Envelope, settings: ReplySettings, agents: AgentMail) -> None:
+    def __init__(self, policy: Callable[[], Policy], desk: Desk, origin: MailOrigin, settings: ReplySettings, agents: AgentMail) -> None:
         self.policy = policy
         self.desk = desk
-        self.env = env
+        self.origin = origin
         self.settings = settings
         self.agents = agents
 
@@ -128,7 +125,6 @@ class Responder:
             language=ticket.language or detect(mail, self.settings.default_language),
             entitlement=ticket.entitlement_state,
             plan=ticket.plan,
-            ticket_status=ticket.status,
             queue=ticket.queue,
         )
 
@@ -136,11 +132,11 @@ class Responder:
         """Decide what the sender has paid for and keep it on the ticket as a snapshot (with why)."""
         found = find_customer(writer.conn, mail.sender.addr) if mail.sender else None
         if found is None:
-            ent = decide([], terms.plans, now, terms.desk_zone)
+            ent = decide_entitlement([], terms.plans, now, terms.desk_zone)
             why = "sender not found among customers" if mail.sender else "no usable sender address"
             snapshot = {"reason": f"{why}: presales / unknown", "matched": None}
         else:
-            ent = decide(found.purchases, terms.plans, now, terms.desk_zone)
+            ent = decide_entitlement(found.purchases, terms.plans, now, terms.desk_zone)
             snapshot = {"reason": ent.reason, "matched": found.matched, "customer": found.external_id, "timezone": found.timezone}
         snapshot.update(
             product=ent.product,
@@ -204,7 +200,7 @@ class Responder:
         """Start (or keep) the response clock the sender's plan promises; returns the deadline in force."""
         promise = ent.promise if ent.state == ACTIVE else terms.unknown_promise if ent.state == UNKNOWN else None
         before = (ticket.sla_clock, ticket.sla_due_at)
-        clock = clocks.on_customer_message(ticket, filed.received_at or now, promise, terms, filed.new_ticket)
+        clock = response_clock.on_customer_message(ticket, filed.received_at or now, promise, terms, filed.new_ticket)
         deadline = clock.deadline if clock is not None else None
         if clock is not None and (ticket.sla_clock, ticket.sla_due_at) != before:
             writer.event(
@@ -255,16 +251,16 @@ class Responder:
             log(logger, logging.INFO, "reply.skipped", ticket=ticket.id, inbound=inbound_id, reason=reason[:200])
             return
         assert target is not None
-        context = template_context(ticket, mail, self.desk, self.env, facts.new_ticket, now, deadline, policy.terms)
+        context = template_context(ticket, mail, self.desk, self.origin, facts.new_ticket, now, deadline, policy.terms)
         rendered = policy.templates.render(template, facts.language, context)
         kind = "ack" if facts.new_ticket else "reply"
         out = Outgoing(
-            from_name=self.env.support_name,
+            from_name=self.origin.support_name,
             from_addr=self.desk.support_address,
             to=(target,),
             subject=rendered.subject,
             body=rendered.body,
-            message_id=self.env.new_message_id(ticket.id),
+            message_id=self.origin.new_message_id(ticket.id),
             date=now,
             reply_to=context["reply_address"],
             in_reply_to=mail.message_id or None,
@@ -273,7 +269,7 @@ class Responder:
             language=rendered.language,
         )
         queued = enqueue(
-            writer, self.env, out, kind=kind, ticket_id=ticket.id, now=now,
+            writer, self.origin, out, kind=kind, ticket_id=ticket.id, now=now,
             dedupe_key=f"ack:{ticket.id}" if facts.new_ticket else f"reply:{inbound_id}",
             # A ticket opened in this very transaction cannot have an acknowledgement yet.
             check_existing=not facts.new_ticket,
@@ -289,23 +285,23 @@ class Responder:
         if not decision.notify or facts.automatic or "notify" not in templates.names:
             return
         sender = facts.mail.sender.addr if facts.mail.sender else None
-        context = template_context(ticket, facts.mail, self.desk, self.env, facts.new_ticket, now, deadline, policy.terms)
+        context = template_context(ticket, facts.mail, self.desk, self.origin, facts.new_ticket, now, deadline, policy.terms)
         for address in decision.notify:
             if address == sender:
                 continue  # never tell people about their own mail: an auto-responder there would loop
             rendered = templates.render("notify", self.settings.default_language, context)
             out = Outgoing(
-                from_name=self.env.support_name,
+                from_name=self.origin.support_name,
                 from_addr=self.desk.support_address,
                 to=(Address(address),),
                 subject=rendered.subject,
                 body=rendered.body,
-                message_id=self.env.new_message_id(ticket.id, internal=True),
+                message_id=self.origin.new_message_id(ticket.id, internal=True),
                 date=now,
                 reply_to=context["reply_address"],
                 auto_submitted="auto-generated",
             )
-            queued = enqueue(writer, self.env, out, kind="notify", ticket_id=ticket.id, now=now, dedupe_key=f"notify:{inbound_id}:{address}", internal=True)
+            queued = enqueue(writer, self.origin, out, kind="notify", ticket_id=ticket.id, now=now, dedupe_key=f"notify:{inbound_id}:{address}", internal=True)
             writer.event(ticket.id, "notify.queued", now, inbound_id=inbound_id, outbox=queued, to=address)
 
     # bounces -------------------------------------------------------------------------------------------

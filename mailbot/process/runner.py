@@ -6,15 +6,16 @@ import logging
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailbot import failpoints
+from mailbot.core.backoff import backoff
 from mailbot.logs import log
 from mailbot.parse import MalformedMail, parse_mail
-from mailbot.process.context import Context
+from mailbot.process.desk import RunnerContext
 from mailbot.process.filing import Filed, file_message
 from mailbot.store.db import unit_of_work
 from mailbot.store.journal import add_event
@@ -39,11 +40,6 @@ class RunStats:
         return self.done + self.duplicates + self.retried + self.quarantined
 
 
-def backoff(attempt: int, base: float, cap: float) -> timedelta:
-    """Delay before retry number `attempt` (1-based): base, 2·base, 4·base … up to cap."""
-    return timedelta(seconds=min(base * (2 ** max(attempt - 1, 0)), cap))
-
-
 @dataclass(frozen=True)
 class Claim:
     row_id: int
@@ -55,7 +51,7 @@ class Claim:
 CLAIM_BATCH = 50
 
 
-def _claim(sessions: sessionmaker[Session], ctx: Context) -> list[Claim]:
+def _claim(sessions: sessionmaker[Session], ctx: RunnerContext) -> list[Claim]:
     """Take due rows and count the attempt *before* processing, in its own commit.
 
     A message that kills the process (not just raises) is then still retried later and, after
@@ -101,7 +97,7 @@ def _quarantine(session: Session, row: Inbound, now: datetime, reason: str) -> N
     log(logger, logging.WARNING, "inbound.quarantined", inbound=row.id, attempts=row.attempts, reason=reason[:300])
 
 
-def _failed(sessions: sessionmaker[Session], ctx: Context, claim: Claim, reason: str, permanent: bool) -> str:
+def _failed(sessions: sessionmaker[Session], ctx: RunnerContext, claim: Claim, reason: str, permanent: bool) -> str:
     """Record why processing failed (in a fresh transaction: the failed one was rolled back)."""
     now = ctx.clock.now()
     with unit_of_work(sessions) as session:
@@ -121,7 +117,7 @@ class AlreadyHandled(Exception):
     """Another worker finished this row first (its lease ran out while we worked): roll ours back."""
 
 
-def process_claimed(sessions: sessionmaker[Session], ctx: Context, claim: Claim, after: AfterFiling | None = None) -> str:
+def process_claimed(sessions: sessionmaker[Session], ctx: RunnerContext, claim: Claim, after: AfterFiling | None = None) -> str:
     """Parse and file one claimed row in its own transaction. Returns what became of it."""
     failpoints.reached("process.after_claim")
     if claim.attempts > ctx.desk.max_attempts:
@@ -164,7 +160,7 @@ def process_claimed(sessions: sessionmaker[Session], ctx: Context, claim: Claim,
 
 def process_pending(
     sessions: sessionmaker[Session],
-    ctx: Context,
+    ctx: RunnerContext,
     limit: int | None = None,
     after: AfterFiling | None = None,
     should_stop: Callable[[], bool] = lambda: False,

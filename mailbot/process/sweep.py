@@ -20,13 +20,13 @@ from mailbot.core.mail import Address
 from mailbot.core.sla import Level, format_span
 from mailbot.logs import log
 from mailbot.outbox.compose import Outgoing
-from mailbot.outbox.queue import Envelope, enqueue_later
+from mailbot.outbox.enqueue import MailOrigin, enqueue_later
 from mailbot.policy.terms import ASSIGNEE, Terms
-from mailbot.process.clocks import clock_of
-from mailbot.process.context import Desk
+from mailbot.process.desk import Desk
 from mailbot.process.filing import TICKET_COLUMNS, TicketState, state_from_row
 from mailbot.process.housekeeping import Housekeeping
 from mailbot.process.respond import Policy
+from mailbot.process.response_clock import clock_of
 from mailbot.render import Templates
 from mailbot.store.db import unit_of_work
 from mailbot.store.models import Escalation, Ticket
@@ -112,11 +112,11 @@ def preview(sessions: sessionmaker[Session], terms: Terms, at: datetime) -> list
 
 
 class Sweeper:
-    def __init__(self, sessions: sessionmaker[Session], policy: Callable[[], Policy], desk: Desk, env: Envelope, language: str, housekeeping: Housekeeping | None = None) -> None:
+    def __init__(self, sessions: sessionmaker[Session], policy: Callable[[], Policy], desk: Desk, origin: MailOrigin, language: str, housekeeping: Housekeeping | None = None) -> None:
         self.sessions = sessions
         self.policy = policy
         self.desk = desk
-        self.env = env
+        self.origin = origin
         self.language = language
         self.housekeeping = housekeeping  # renewal reminders and credential redaction ride on the sweep
         self._housekept: datetime | None = None
@@ -187,22 +187,22 @@ class Sweeper:
             "level": {"name": item.level.name, "fraction": item.level.fraction},
             "clock": item.clock,
             "time_left": left,
-            "desk": {"name": self.env.support_name, "address": self.desk.support_address},
+            "desk": {"name": self.origin.support_name, "address": self.desk.support_address},
             "reply_address": self.desk.signer.reply_address(self.desk.support_address, ticket.id),
             "now": now,
         }
         rendered = templates.render(terms.escalation_template, self.language, context)
         out = Outgoing(
-            from_name=self.env.support_name,
+            from_name=self.origin.support_name,
             from_addr=self.desk.support_address,
             to=tuple(Address(a) for a in everyone),
             subject=rendered.subject,
             body=rendered.body,
-            message_id=self.env.new_message_id(ticket.id, internal=True),
+            message_id=self.origin.new_message_id(ticket.id, internal=True),
             date=now,
-            reply_to=context["reply_address"],
+            reply_to=str(context["reply_address"]),
             auto_submitted="auto-generated",
             language=rendered.language,
         )
         key = f"esc:{ticket.id}:{item.clock}:{item.level.name}:{item.deadline.isoformat()}"
-        enqueue_later(writer, self.env, out, kind="escalation", ticket_id=ticket.id, now=now, dedupe_key=key)
+        enqueue_later(writer, self.origin, out, kind="escalation", ticket_id=ticket.id, now=now, dedupe_key=key)

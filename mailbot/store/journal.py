@@ -1,4 +1,4 @@
-"""Append-only records kept with every change: ticket events, and the Message-IDs that belong to a ticket."""
+"""Append-only records kept with every change: ticket events, and inserts that keep the first row for a key."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from mailbot.store.models import Event, MessageRef
+from mailbot.store.models import Event
 
 
 def add_event(session: Session, ticket_id: int | None, event_kind: str, now: datetime, inbound_id: int | None = None, **detail: Any) -> None:
@@ -20,8 +20,3 @@ def insert_ignoring_duplicates(session: Session, model: type[Any], key: list[str
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     session.execute(insert(model).values(**values).on_conflict_do_nothing(index_elements=key))
 
-
-def remember_message_id(session: Session, message_id: str, ticket_id: int) -> None:
-    """Record that `message_id` belongs to the ticket (the first ticket to claim an id keeps it)."""
-    if message_id:
-        insert_ignoring_duplicates(session, MessageRef, ["message_id"], message_id=message_id, ticket_id=ticket_id)

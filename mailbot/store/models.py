@@ -201,7 +201,7 @@ class Attachment(Base):
     __tablename__ = "attachment"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    message_id: Mapped[int] = mapped_column(ForeignKey("ticket_message.id"), index=True)
+    ticket_message_id: Mapped[int] = mapped_column(ForeignKey("ticket_message.id"), index=True)
     filename: Mapped[str] = mapped_column(String(500), default="")
     content_type: Mapped[str] = mapped_column(String(255), default="application/octet-stream")
     disposition: Mapped[str] = mapped_column(String(20), default="attachment")  # attachment | inline
@@ -316,7 +316,7 @@ class CustomerAddress(Base):
     value: Mapped[str] = mapped_column(String(320))
 
 
-class Entitlement(Base):
+class PurchaseRecord(Base):
     """One purchase: a support period bought, or a license."""
 
     __tablename__ = "entitlement"

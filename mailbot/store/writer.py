@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, insert
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from mailbot.core.mail import Part
 from mailbot.store.models import (
@@ -56,7 +57,7 @@ def _same_keys(table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]
     defaults = {}
     for key in keys:
         default = table.c[key].default
-        defaults[key] = default.arg if default is not None and default.is_scalar else None
+        defaults[key] = default.arg if isinstance(default, ScalarElementColumnDefault) else None
     return [{**{k: defaults[k] for k in keys if k not in r}, **r} for r in rows]
 
 
@@ -100,7 +101,7 @@ class Writer:
         self.add(Blob, sha256=digest, size=len(part.payload), data=part.payload)
         self.add(
             Attachment,
-            message_id=message_row_id,
+            ticket_message_id=message_row_id,
             filename=part.filename[:500],
             content_type=part.content_type[:255],
             disposition=part.disposition,

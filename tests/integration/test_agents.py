@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import select
 
 from mailbot.app import App
-from mailbot.clock import FixedClock
 from mailbot.customers.importer import import_rows
 from mailbot.store.db import unit_of_work
 from mailbot.store.models import Event, Outbox, Ticket, TicketMessage
+from mailbot.time_source import FixedClock
 from tests.support.flow import customer_mail, deliver
 
 DATA = Path(__file__).resolve().parents[1] / "data"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mailbot.intake.maildir import deliver
 from tests.conftest import data, write_config
 from tests.support.cli import ROOT, run_mailbot
 from tests.support.flow import customer_mail
+from tests.support.maildir import deliver_to_maildir
 
 
 def test_check_config_ok_and_example(tmp_path: Path) -> None:
@@ -27,7 +27,7 @@ def test_check_config_names_file_key_reason(tmp_path: Path) -> None:
 
 
 def test_embedded_default_runs_with_nothing_configured(tmp_path: Path) -> None:
-    deliver(tmp_path / "mailbot-state" / "maildir", data("plain.eml"), "1.demo.host")
+    deliver_to_maildir(tmp_path / "mailbot-state" / "maildir", data("plain.eml"), "1.demo.host")
     result = run_mailbot(None, "poll", "--once", cwd=tmp_path, env={"MAILBOT_CONFIG": ""})
     assert result.returncode == 0, result.stderr
     assert "stored 1 new message(s); filed 1" in result.stdout
@@ -38,11 +38,11 @@ def test_embedded_default_runs_with_nothing_configured(tmp_path: Path) -> None:
 
 def test_tickets_and_quarantine_commands(tmp_path: Path, db_url: str) -> None:
     maildir = tmp_path / "Maildir"
-    deliver(maildir, data("attachments.eml"), "1.h")
+    deliver_to_maildir(maildir, data("attachments.eml"), "1.h")
     nested = b"From: a@b.example\nSubject: nest\n" + b"".join(
         f'Content-Type: multipart/mixed; boundary="b{i}"\n\n--b{i}\n'.encode() for i in range(3000)
     )
-    deliver(maildir, nested, "2.h")
+    deliver_to_maildir(maildir, nested, "2.h")
     cfg = write_config(
         tmp_path / "m.toml",
         {
@@ -76,7 +76,7 @@ def test_tickets_and_quarantine_commands(tmp_path: Path, db_url: str) -> None:
 
 def test_unreachable_imap_server_does_not_stop_other_sources(tmp_path: Path, db_url: str) -> None:
     maildir = tmp_path / "Maildir"
-    deliver(maildir, customer_mail("a@customer.example", "still works"), "1.h")
+    deliver_to_maildir(maildir, customer_mail("a@customer.example", "still works"), "1.h")
     cfg = write_config(
         tmp_path / "m.toml",
         {

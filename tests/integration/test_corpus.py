@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from mailbot.intake.maildir import deliver
 from mailbot.store.db import make_engine, session_factory, unit_of_work
 from mailbot.store.models import Inbound, TicketMessage
 from tests.conftest import CORPUS, DATA, imap_section, write_config
 from tests.support.cli import run_mailbot
 from tests.support.dovecot import Dovecot, ImapUser
+from tests.support.maildir import deliver_to_maildir
 
 MESSAGES = sorted(CORPUS.rglob("*.eml")) + sorted(DATA.glob("*.eml"))
 
@@ -46,7 +46,7 @@ def desk(tmp_path: Path, db_url: str) -> dict[str, str]:
 def test_corpus_through_maildir(tmp_path: Path, db_url: str) -> None:
     maildir = tmp_path / "Maildir"
     for i, path in enumerate(MESSAGES):
-        deliver(maildir, path.read_bytes(), f"{i}.{path.stem}.host")
+        deliver_to_maildir(maildir, path.read_bytes(), f"{i}.{path.stem}.host")
     cfg = write_config(tmp_path / "m.toml", {"mailbot": desk(tmp_path, db_url), "maildir": [{"name": "local", "path": str(maildir)}]})
     result = run_mailbot(cfg, "poll", "--once")
     assert result.returncode == 0, result.stderr

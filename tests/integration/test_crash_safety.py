@@ -11,13 +11,13 @@ import pytest
 from imapclient import IMAPClient
 from sqlalchemy import func, select
 
-from mailbot.intake.maildir import deliver
 from mailbot.store.db import make_engine, session_factory, unit_of_work
 from mailbot.store.models import Inbound, TicketMessage
 from tests.conftest import imap_section, write_config
 from tests.support.cli import run_mailbot
 from tests.support.dovecot import Dovecot, ImapUser
 from tests.support.flow import customer_mail
+from tests.support.maildir import deliver_to_maildir
 
 N = 10
 
@@ -109,7 +109,7 @@ def test_imap_flag_survives_sigkill_after_commit(dovecot: Dovecot, imap_user: Im
 def test_maildir_survives_sigkill(tmp_path: Path, db_url: str, crash_at: str) -> None:
     maildir = tmp_path / "Maildir"
     for i in range(5):
-        deliver(maildir, customer_mail(f"c{i}@customer.example", f"q{i}"), f"{i}.test.host")
+        deliver_to_maildir(maildir, customer_mail(f"c{i}@customer.example", f"q{i}"), f"{i}.test.host")
     cfg = config_file(tmp_path, db_url, maildir=[{"name": "local", "path": str(maildir)}])
     assert_killed(run_mailbot(cfg, "poll", "--once", env={"MAILBOT_CRASH_AT": crash_at}))
     if crash_at.startswith("intake"):

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import func, select
 
 from mailbot.app import App
-from mailbot.clock import FixedClock
 from mailbot.customers.lookup import find_customer
 from mailbot.store.db import unit_of_work
-from mailbot.store.models import Customer, CustomerAddress, Entitlement
+from mailbot.store.models import Customer, CustomerAddress, PurchaseRecord
+from mailbot.time_source import FixedClock
 from tests.support.cli import run_mailbot
 
 DEFAULT_RULES = Path(__file__).resolve().parents[2] / "rules" / "default"
@@ -58,11 +58,11 @@ def test_csv_import_reports_bad_rows_by_line_and_is_idempotent(app: App, tmp_pat
     assert f"{path}:8: email: alice@customer.example already belongs to customer 'C1'" in errors
     assert f"{path}:9: kind: plan 'standard' is a support_period plan, the row says license" in errors
     assert f"{path}:10: missing product" in errors
-    assert (count(app, Customer), count(app, Entitlement), count(app, CustomerAddress)) == (2, 3, 3)
+    assert (count(app, Customer), count(app, PurchaseRecord), count(app, CustomerAddress)) == (2, 3, 3)
 
     again = run_mailbot(app.config.path, "customers", "import", str(path))
     assert "0 new customers, 0 new purchases, 0 updated, 3 unchanged" in again.stdout
-    assert (count(app, Customer), count(app, Entitlement), count(app, CustomerAddress)) == (2, 3, 3)
+    assert (count(app, Customer), count(app, PurchaseRecord), count(app, CustomerAddress)) == (2, 3, 3)
 
 
 def test_lookup_by_address_then_domain(app: App, tmp_path: Path) -> None:
@@ -112,7 +112,7 @@ def test_billing_database_sync_is_the_truth(make_config, clock: FixedClock, tmp_
         db.execute("DELETE FROM orders WHERE client = 'B2'")
     report = app.sync_customers()
     assert report is not None and report.removed == 1
-    assert count(app, Entitlement) == 1
+    assert count(app, PurchaseRecord) == 1
     app.close()
 
 

@@ -12,11 +12,11 @@ from imapclient import IMAPClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailbot.clock import FixedClock
 from mailbot.config import Config
 from mailbot.intake.imap import ImapSource
 from mailbot.store.db import make_engine, session_factory, unit_of_work
 from mailbot.store.models import Inbound, InboundRaw, MailboxCursor
+from mailbot.time_source import FixedClock
 from tests.conftest import data, imap_section
 from tests.support.dovecot import Dovecot, ImapUser
 from tests.support.flow import customer_mail

@@ -10,14 +10,14 @@ import pytest
 from sqlalchemy import select
 
 from mailbot.app import App
-from mailbot.clock import FixedClock
 from mailbot.core.mail import Address
 from mailbot.outbox.compose import Outgoing
-from mailbot.outbox.queue import enqueue
+from mailbot.outbox.enqueue import enqueue
 from mailbot.outbox.sender import SendStats
 from mailbot.store.db import unit_of_work
 from mailbot.store.models import Event, Outbox, Ticket
 from mailbot.store.writer import Writer
+from mailbot.time_source import FixedClock
 from tests.support.smtp import SmtpServer
 
 
@@ -44,10 +44,10 @@ def queue_mail(app: App, *to: str, subject: str = "hello") -> int:
         s.flush()
         out = Outgoing(
             from_name="Support", from_addr="support@example.com", to=tuple(Address(a) for a in to), subject=subject,
-            body="Body text", message_id=app.envelope.new_message_id(ticket.id), date=now,
+            body="Body text", message_id=app.origin.new_message_id(ticket.id), date=now,
         )
         writer = Writer(s.connection())
-        row_id = enqueue(writer, app.envelope, out, kind="ack", ticket_id=ticket.id, now=now, automatic=True)
+        row_id = enqueue(writer, app.origin, out, kind="ack", ticket_id=ticket.id, now=now, automatic=True)
         writer.flush()
         return row_id
 
@@ -90,7 +90,7 @@ def test_sends_over_one_reused_connection(app: App, smtp: SmtpServer) -> None:
     assert got[0].mail_from == sent.mail_from
     token = app.context.desk.signer.token_in_address(sent.mail_from, "support@example.com")
     assert token is not None and (token.kind, token.ticket_id) == ("b", sent.ticket_id)
-    assert app.context.desk.signer.bounced_message_id(token, app.envelope.message_id_domain) == sent.message_id
+    assert app.context.desk.signer.bounced_message_id(token, app.origin.message_id_domain) == sent.message_id
     assert got[0].header("Message-ID") == f"<{sent.message_id}>"
 
 

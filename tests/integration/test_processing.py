@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailbot.clock import FixedClock
 from mailbot.process.runner import process_pending, retry_quarantined
 from mailbot.store.db import unit_of_work
 from mailbot.store.models import (
@@ -20,6 +19,7 @@ from mailbot.store.models import (
     Ticket,
     TicketMessage,
 )
+from mailbot.time_source import FixedClock
 from tests.conftest import data
 from tests.support.flow import (
     SIGNER,
@@ -68,7 +68,7 @@ def test_new_ticket_with_everything_stored(sessions: sessionmaker[Session], cloc
     [msg] = messages_of(sessions, ticket.id)
     assert msg.text.strip() == "See the screenshot below." and msg.html
     with unit_of_work(sessions) as s:
-        atts = s.scalars(select(Attachment).where(Attachment.message_id == msg.id)).all()
+        atts = s.scalars(select(Attachment).where(Attachment.ticket_message_id == msg.id)).all()
         assert sorted(a.filename for a in atts) == sorted(
             ["part-1.png", "Rechnung März.pdf", "отчёт по ошибке.txt", ".._.._etc_passwd"]
         )

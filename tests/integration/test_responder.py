@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from mailbot.app import App
-from mailbot.clock import FixedClock
 from mailbot.store.db import unit_of_work
 from mailbot.store.models import Event, Outbox, Suppression, Ticket, TicketMessage
+from mailbot.time_source import FixedClock
 from tests.conftest import data
 from tests.support.flow import customer_mail, deliver
 

@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy import func, select
 
 from mailbot.app import App
-from mailbot.clock import FixedClock
 from mailbot.customers.importer import import_rows
-from mailbot.process import clocks
+from mailbot.process import response_clock
 from mailbot.process.filing import load_ticket
 from mailbot.process.sweep import preview
 from mailbot.store.db import unit_of_work
 from mailbot.store.models import Escalation, Event, Outbox, Ticket
+from mailbot.time_source import FixedClock
 from tests.support.flow import customer_mail, deliver
 
 RULES = Path(__file__).resolve().parents[1] / "data" / "rules" / "sla"
@@ -121,7 +121,7 @@ def test_follow_up_keeps_the_deadline_then_a_new_clock_after_support_answered(ap
     # Support answers on Tuesday at 10:00 (the agent path calls exactly this).
     with unit_of_work(app.sessions) as s:
         state = load_ticket(s.connection(), 1)
-        clocks.stop(state, berlin(2026, 3, 10, 10, 0), app.policy.terms)
+        response_clock.stop(state, berlin(2026, 3, 10, 10, 0), app.policy.terms)
         state.save(s.connection(), berlin(2026, 3, 10, 10, 0))
     assert sweep_at(app, clock, berlin(2026, 3, 11, 18, 0)) == []  # nothing owed: no warnings
 

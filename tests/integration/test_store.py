@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -10,11 +11,12 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from mailbot.core.mail import Part
 from mailbot.intake.inbound import Fetched, content_hash, sniff_message_id, store_raw
 from mailbot.store import migrate
-from mailbot.store.blobs import get_blob, put_blob
 from mailbot.store.db import make_engine, unit_of_work
-from mailbot.store.models import Base, Blob, Inbound, InboundRaw, Ticket
+from mailbot.store.models import Attachment, Base, Blob, Inbound, InboundRaw, Ticket, TicketMessage
+from mailbot.store.writer import Writer
 from tests.conftest import data
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
@@ -55,13 +57,24 @@ def test_store_raw_deduplicates_by_content(sessions: sessionmaker[Session]) -> N
 
 
 def test_blobs_are_content_addressed(sessions: sessionmaker[Session]) -> None:
+    """Two attachments with the same bytes (in two messages) are stored once."""
+    part = Part(filename="a.bin", content_type="application/octet-stream", disposition="attachment", payload=b"\x00binary\xff")
     with unit_of_work(sessions) as s:
-        a = put_blob(s, b"\x00binary\xff")
-        b = put_blob(s, b"\x00binary\xff")
-        assert a == b
+        ticket = Ticket(subject="x", created_at=NOW, updated_at=NOW, tags=[])
+        s.add(ticket)
+        s.flush()
+        writer = Writer(s.connection())
+        for _ in range(2):
+            row = writer.insert_id(
+                TicketMessage, ticket_id=ticket.id, direction="in", author="customer", visibility="public", message_id="",
+                sender="a@example.com", sender_name="", subject="x", text="", created_at=NOW,
+            )
+            writer.attachment(row, part, hashlib.sha256(part.payload).hexdigest())
+        writer.flush()
     with unit_of_work(sessions) as s:
         assert s.scalar(select(func.count()).select_from(Blob)) == 1
-        assert get_blob(s, a) == b"\x00binary\xff"
+        assert s.scalar(select(func.count()).select_from(Attachment)) == 2
+        assert s.scalar(select(Blob.data)) == b"\x00binary\xff"
 
 
 def test_datetimes_are_utc_and_naive_is_refused(sessions: sessionmaker[Session]) -> None:

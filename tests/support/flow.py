@@ -8,13 +8,13 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailbot.clock import Clock
 from mailbot.core.tokens import Signer
 from mailbot.intake.inbound import Fetched, store_raw
-from mailbot.process.context import Context, Desk
+from mailbot.process.desk import Desk, RunnerContext
 from mailbot.process.runner import RunStats, process_pending
 from mailbot.store.db import unit_of_work
 from mailbot.store.models import Inbound
+from mailbot.time_source import Clock
 
 SECRET = b"test-secret-0123456789abcdef"
 SUPPORT = "support@example.com"
@@ -22,7 +22,7 @@ SIGNER = Signer(SECRET)
 REPLIES = Path(__file__).resolve().parents[1] / "data" / "replies"
 
 
-def make_context(clock: Clock, max_attempts: int = 3) -> Context:
+def make_context(clock: Clock, max_attempts: int = 3) -> RunnerContext:
     desk = Desk(
         support_address=SUPPORT,
         message_id_domain="example.com",
@@ -31,7 +31,7 @@ def make_context(clock: Clock, max_attempts: int = 3) -> Context:
         retry_base_seconds=60,
         retry_max_seconds=600,
     )
-    return Context(desk=desk, clock=clock)
+    return RunnerContext(desk=desk, clock=clock)
 
 
 def deliver(sessions: sessionmaker[Session], clock: Clock, *raws: bytes) -> list[int]:
@@ -42,7 +42,7 @@ def deliver(sessions: sessionmaker[Session], clock: Clock, *raws: bytes) -> list
         return list(s.scalars(select(Inbound.id).order_by(Inbound.id.desc()).limit(len(raws))).all())[::-1]
 
 
-def file_all(sessions: sessionmaker[Session], ctx: Context) -> RunStats:
+def file_all(sessions: sessionmaker[Session], ctx: RunnerContext) -> RunStats:
     return process_pending(sessions, ctx)
 
 

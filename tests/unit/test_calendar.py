@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import holidays
 import pytest
 
-from mailbot.core.calendar import (
+from mailbot.core.business_calendar import (
     BusinessCalendar,
     CalendarError,
     check_intervals,

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from mailbot.clock import FixedClock
-from mailbot.config import ImapAccount
+from mailbot.config import ImapConfig
 from mailbot.intake.imap import ImapSource
+from mailbot.time_source import FixedClock
 
 
 class Server:
@@ -35,7 +35,7 @@ class Server:
 
 
 def source() -> ImapSource:
-    account = ImapAccount(name="t", host="h", username="u", password="p")
+    account = ImapConfig(name="t", host="h", username="u", password="p")
     return ImapSource(account, None, FixedClock())  # type: ignore[arg-type]
 
 

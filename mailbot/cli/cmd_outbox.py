@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from mailbot.cli.opened import opened_app
+from mailbot.cli.app_session import opened_app
 from mailbot.config import Config
 from mailbot.store.db import unit_of_work
 from mailbot.store.journal import add_event

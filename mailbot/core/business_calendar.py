@@ -75,14 +75,6 @@ class BusinessCalendar:
             day += timedelta(days=1)
         raise CalendarError(f"calendar {self.name!r} has no business hours within ten years of {at.isoformat()}")
 
-    def is_open(self, at: datetime) -> bool:
-        day = at.astimezone(self.zone).date()
-        return any(a <= at < b for d in (day - timedelta(days=1), day) for a, b in self.intervals(d))
-
-    def next_open(self, at: datetime) -> datetime:
-        """`at` if the desk is open then, else the next opening."""
-        return self.add(at, timedelta(0))
-
     def add(self, start: datetime, duration: timedelta) -> datetime:
         """The instant when `duration` of business time has passed since `start`.
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mailbot.clock import Clock
 from mailbot.config import Config
 from mailbot.core.agents import Agent, Directory
 from mailbot.core.tokens import Signer
+from mailbot.time_source import Clock
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,6 @@ class Desk:
 
 
 @dataclass(frozen=True)
-class Context:
+class RunnerContext:
     desk: Desk
     clock: Clock

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from mailbot.app import load_policy
-from mailbot.cli.opened import opened_app
+from mailbot.cli.app_session import opened_app
 from mailbot.config import Config
 from mailbot.errors import ConfigError
 from mailbot.intake.inbound import content_hash, sniff_message_id

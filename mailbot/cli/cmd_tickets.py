@@ -1,4 +1,4 @@
-"""Commands that show and repair state: tickets, quarantine."""
+"""`mailbot tickets list|show`: tickets, their messages and their event log."""
 
 from __future__ import annotations
 
@@ -7,24 +7,17 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from mailbot.cli.opened import opened_app
+from mailbot.cli.app_session import opened_app
+from mailbot.cli.display import short
 from mailbot.config import Config
-from mailbot.process.runner import retry_quarantined
 from mailbot.store.db import unit_of_work
 from mailbot.store.models import (
     Attachment,
     Event,
-    Inbound,
-    InboundRaw,
     Participant,
     Ticket,
     TicketMessage,
 )
-
-
-def _short(text: str, width: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def describe_event(detail: dict[str, Any], full: bool) -> str:
@@ -51,7 +44,7 @@ def cmd_tickets(config: Config, args: argparse.Namespace) -> int:
                 rows = s.scalars(query).all()
                 print(f"{'#':>6}  {'status':<8} {'queue':<10} {'msgs':>4}  {'customer':<30} subject")
                 for t in reversed(rows):
-                    print(f"{t.id:>6}  {t.status:<8} {t.queue:<10} {counts.get(t.id, 0):>4}  {_short(t.customer or '-', 30):<30} {_short(t.subject, 60)}")
+                    print(f"{t.id:>6}  {t.status:<8} {t.queue:<10} {counts.get(t.id, 0):>4}  {short(t.customer or '-', 30):<30} {short(t.subject, 60)}")
                 return 0
             ticket = s.get(Ticket, args.number)
             if ticket is None:
@@ -66,7 +59,7 @@ def cmd_tickets(config: Config, args: argparse.Namespace) -> int:
                 who = m.sender or "(unknown sender)"
                 print(f"\n--- message {m.id} {m.direction} {m.author} from {who} at {m.created_at:%Y-%m-%d %H:%M} UTC")
                 print(f"    Subject: {m.subject}")
-                for a in s.scalars(select(Attachment).where(Attachment.message_id == m.id)):
+                for a in s.scalars(select(Attachment).where(Attachment.ticket_message_id == m.id)):
                     print(f"    [{a.disposition}] {a.filename} ({a.content_type}, {a.size} bytes, sha256 {a.sha256[:12]})")
                 lines = m.text.strip().splitlines()
                 if not args.full and len(lines) > 15:
@@ -75,40 +68,6 @@ def cmd_tickets(config: Config, args: argparse.Namespace) -> int:
             print("\nevents:")
             for e in s.scalars(select(Event).where(Event.ticket_id == ticket.id).order_by(Event.id)):
                 print(f"  {e.at:%Y-%m-%d %H:%M:%S} {e.kind}: {describe_event(e.detail, args.full)}")
-            return 0
-
-
-def cmd_quarantine(config: Config, args: argparse.Namespace) -> int:
-    with opened_app(config, args) as app:
-        with unit_of_work(app.sessions) as s:
-            if args.action == "list":
-                rows = s.scalars(select(Inbound).where(Inbound.status == "quarantined").order_by(Inbound.id)).all()
-                if not rows:
-                    print("quarantine is empty")
-                for r in rows:
-                    reason = (r.last_error or "").splitlines()[0] if r.last_error else ""
-                    print(f"{r.id:>6}  {r.source}/{r.folder}  {r.size:>8} B  tries {r.attempts}  {_short(reason, 90)}")
-                return 0
-            if args.action == "show":
-                if len(args.ids) != 1:
-                    print("quarantine show takes one id")
-                    return 2
-                row = s.get(Inbound, args.ids[0])
-                if row is None:
-                    print(f"no inbound message {args.ids[0]}")
-                    return 1
-                print(f"inbound {row.id}: {row.status}, from {row.source}/{row.folder} uid={row.uid} file={row.location}")
-                print(f"Message-ID: {row.message_id or '-'}; {row.size} bytes; tries {row.attempts}")
-                print(f"error:\n{row.last_error or '-'}")
-                if args.raw:
-                    raw = s.get_one(InboundRaw, row.id).raw
-                    print("\n" + raw.decode("utf-8", "replace"))
-                return 0
-            if not args.ids and not args.all:
-                print("name the ids to retry, or --all")
-                return 2
-            n = retry_quarantined(s, None if args.all else args.ids, app.clock.now())
-            print(f"{n} message(s) queued again")
             return 0
 
 
@@ -122,10 +81,3 @@ def register(sub: Any) -> None:
     sp.add_argument("number", type=int)
     sp.add_argument("--full", action="store_true", help="print whole message texts")
     p.set_defaults(handler=cmd_tickets)
-
-    p = sub.add_parser("quarantine", help="messages that could not be processed")
-    p.add_argument("action", choices=["list", "show", "retry"])
-    p.add_argument("ids", nargs="*", type=int)
-    p.add_argument("--all", action="store_true", help="with retry: every quarantined message")
-    p.add_argument("--raw", action="store_true", help="with show: print the raw message")
-    p.set_defaults(handler=cmd_quarantine)

@@ -15,7 +15,7 @@ from mailbot.store.writer import Writer
 
 
 @dataclass(frozen=True)
-class Envelope:
+class MailOrigin:
     """Where outgoing mail comes from: the support address, its name, and what signs its bounce address."""
 
     support_address: str
@@ -35,13 +35,13 @@ def existing(conn: Connection, dedupe_key: str) -> int | None:
     return conn.execute(select(Outbox.id).where(Outbox.dedupe_key == dedupe_key)).scalar_one_or_none()
 
 
-def outbox_values(env: Envelope, out: Outgoing, kind: str, ticket_id: int | None, now: datetime, dedupe_key: str | None, automatic: bool, hold: bool) -> dict[str, object]:
+def outbox_values(origin: MailOrigin, out: Outgoing, kind: str, ticket_id: int | None, now: datetime, dedupe_key: str | None, automatic: bool, hold: bool) -> dict[str, object]:
     return {
         "ticket_id": ticket_id,
         "kind": kind,
         "dedupe_key": dedupe_key,
         "message_id": out.message_id,
-        "mail_from": env.bounce_address(out.message_id),
+        "mail_from": origin.bounce_address(out.message_id),
         "recipients": [a.addr for a in out.to],
         "subject": out.subject,
         "raw": compose(out),
@@ -49,23 +49,23 @@ def outbox_values(env: Envelope, out: Outgoing, kind: str, ticket_id: int | None
         "status": "held" if hold else "queued",
         "attempts": 0,
         "next_attempt_at": now,
-        "expires_at": now + env.give_up_after,
+        "expires_at": now + origin.give_up_after,
         "created_at": now,
         "sent_at": None,
         "last_error": None,
     }
 
 
-def enqueue_later(writer: Writer, env: Envelope, out: Outgoing, *, kind: str, ticket_id: int | None, now: datetime, dedupe_key: str) -> None:
+def enqueue_later(writer: Writer, origin: MailOrigin, out: Outgoing, *, kind: str, ticket_id: int | None, now: datetime, dedupe_key: str) -> None:
     """Queue mail that nothing points back to (escalations, renewal reminders) with the other rows of this
     transaction, one INSERT for many. Its Message-ID is not recorded as one of a ticket's. A second row with
     the same dedupe key is skipped."""
-    writer.add(Outbox, **outbox_values(env, out, kind, ticket_id, now, dedupe_key, automatic=False, hold=False))
+    writer.add(Outbox, **outbox_values(origin, out, kind, ticket_id, now, dedupe_key, automatic=False, hold=False))
 
 
 def enqueue(
     writer: Writer,
-    env: Envelope,
+    origin: MailOrigin,
     out: Outgoing,
     *,
     kind: str,
@@ -88,7 +88,7 @@ def enqueue(
         found = existing(writer.conn, dedupe_key)
         if found is not None:
             return found
-    row_id = writer.insert_id(Outbox, **outbox_values(env, out, kind, ticket_id, now, dedupe_key, automatic, hold))
+    row_id = writer.insert_id(Outbox, **outbox_values(origin, out, kind, ticket_id, now, dedupe_key, automatic, hold))
     if automatic:
         for a in out.to:
             writer.add(AutoReply, address=a.addr, at=now, outbox_id=row_id)

@@ -9,9 +9,9 @@ from typing import Any
 
 from tqdm import tqdm
 
-from mailbot.cli.opened import opened_app
+from mailbot.cli.app_session import opened_app
 from mailbot.config import Config
-from mailbot.core.entitlement import decide
+from mailbot.core.entitlement import decide_entitlement
 from mailbot.customers.importer import RowError, import_rows, read_csv
 from mailbot.customers.lookup import find_customer
 from mailbot.store.db import unit_of_work
@@ -59,10 +59,10 @@ def cmd_customers(config: Config, args: argparse.Namespace) -> int:
         with unit_of_work(app.sessions) as session:
             match = find_customer(session.connection(), args.file)
         if match is None:
-            ent = decide([], terms.plans, now)
+            ent = decide_entitlement([], terms.plans, now)
             print(f"{args.file}: not a customer ({ent.state})")
             return 0
-        ent = decide(match.purchases, terms.plans, now, terms.desk_zone)
+        ent = decide_entitlement(match.purchases, terms.plans, now, terms.desk_zone)
         print(f"{args.file}: customer {match.external_id} {match.name} (matched by {match.matched})")
         print(f"  now: {ent.state}, plan {ent.plan or '-'}, product {ent.product or '-'}")
         print(f"  why: {ent.reason}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from mailbot.core.calendar import round_the_clock
+from mailbot.core.business_calendar import round_the_clock
 from mailbot.core.entitlement import Promise
 from mailbot.core.sla import ResponseClock
 from mailbot.policy.terms import Terms

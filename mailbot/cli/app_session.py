@@ -1,0 +1,39 @@
+"""The App a command works with: built from the config and `--now`, schema brought up to date, closed after;
+and one ticket loaded in a transaction for the commands that act on one."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.exc import NoResultFound
+from sqlalchemy.orm import Session
+
+from mailbot.app import App
+from mailbot.config import Config
+from mailbot.process.filing import TicketState, load_ticket
+from mailbot.store.db import unit_of_work
+
+
+@contextmanager
+def opened_app(config: Config, args: argparse.Namespace, migrate: bool = True) -> Iterator[App]:
+    app = App(config, args.clock)
+    try:
+        if migrate:
+            app.ensure_schema()
+        yield app
+    finally:
+        app.close()
+
+
+def on_ticket(config: Config, args: argparse.Namespace, command: Callable[[App, Session, TicketState], int]) -> int:
+    """Run `command` on ticket `args.number` in one transaction; 1 when there is no such ticket."""
+    with opened_app(config, args) as app, unit_of_work(app.sessions) as session:
+        try:
+            ticket = load_ticket(session.connection(), args.number)
+        except NoResultFound:
+            print(f"no ticket #{args.number}")
+            return 1
+        return command(app, session, ticket)
+

@@ -1,0 +1,27 @@
+"""`mailbot poll --once`: fetch new mail from every source, file it, exit."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from mailbot.cli.app_session import opened_app
+from mailbot.config import Config
+
+
+def cmd_poll(config: Config, args: argparse.Namespace) -> int:
+    with opened_app(config, args) as app:
+        app.policy  # bad rules stop here rather than after mail was fetched
+        stored = app.poll()
+        stats = app.process()
+        print(
+            f"stored {stored} new message(s); filed {stats.done}, duplicates {stats.duplicates}, "
+            f"retry later {stats.retried}, quarantined {stats.quarantined}"
+        )
+        return 0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("poll", help="fetch new mail from every source and file it")
+    p.add_argument("--once", action="store_true", required=True, help="fetch, process, exit (the daemon is `run`)")
+    p.set_defaults(handler=cmd_poll)

@@ -1,0 +1,27 @@
+"""`mailbot run`: the daemon, or every job once with --once."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+from mailbot.cli.app_session import opened_app
+from mailbot.config import Config
+from mailbot.daemon import Daemon
+
+
+def cmd_run(config: Config, args: argparse.Namespace) -> int:
+    with opened_app(config, args) as app:
+        app.policy  # bad rules stop start-up, with file, rule and key
+        daemon = Daemon(app)
+        if args.once:
+            return 0 if asyncio.run(daemon.run_once()) else 1
+        asyncio.run(daemon.run_forever())
+        return 0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("run", help="the daemon: poll, process, send and sweep on timers until SIGTERM")
+    p.add_argument("--once", action="store_true", help="run each job once, in order, and exit")
+    p.set_defaults(handler=cmd_run)
