@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +12,7 @@ from mailbot.policy.conditions import boolean
 from mailbot.policy.facts import Decision
 
 PRIORITIES = ("low", "normal", "high", "urgent")
+CLASS_NAME = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")  # run on rules files only, never on mail
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,12 @@ def _addresses(value: Any, templates: Collection[str]) -> tuple[str, ...]:
     return tuple(_address(i, templates) for i in items)
 
 
+def _class_name(value: Any, _templates: Collection[str]) -> str:
+    if not isinstance(value, str) or not CLASS_NAME.fullmatch(value):
+        raise ValueError(f"{value!r} is not a class name (lower-case letters, digits and hyphens, e.g. \"out-of-scope\")")
+    return value
+
+
 def _template(value: Any, templates: Collection[str]) -> str:
     name = _name(value, templates)
     if name not in templates:
@@ -130,3 +138,13 @@ def _stop(d: Decision, _value: bool) -> None:
 @action("no_deadline", "promise no response time for this message (no response clock, no warnings)", _true)
 def _no_deadline(d: Decision, _value: bool) -> None:
     d.no_deadline = True
+
+
+@action(
+    "classify",
+    "name the class of request this rule recognises (out-of-scope, customization-quote, …): kept on the ticket and "
+    "in the decision; a rule without `decide` only suggests it when it would change an entitled customer's promise",
+    _class_name,
+)
+def _classify(d: Decision, value: str) -> None:
+    d.classify = value

@@ -19,6 +19,13 @@ class Rule:
     unless: tuple[tuple[Condition, Any], ...]
     then: tuple[tuple[Action, Any], ...]
     keep_going: bool  # `continue = true`
+    # `decide`: the entitlement states for which this rule may change the sender's promise on its own
+    # (`true` = every state, `false` = none, the default: for an entitled customer it only suggests).
+    decide: frozenset[str] = frozenset()
+
+    @property
+    def classifies(self) -> bool:
+        return any(act.name == "classify" for act, _ in self.then)
 
     def matches(self, facts: Facts) -> tuple[bool, list[str]]:
         """Whether the rule applies, with the reasons (or the one reason it does not)."""
@@ -48,11 +55,14 @@ class RuleSet:
             if not ok:
                 decision.misses.append((rule.name, reasons[0]))
                 continue
-            decision.hits.append(RuleHit(rule.name, rule.file, tuple(reasons)))
+            decides = facts.entitlement in rule.decide
+            decision.hits.append(RuleHit(rule.name, rule.file, tuple(reasons), decides))
             stop = False
             for act, arg in rule.then:
                 act.apply(decision, arg)
                 stop = stop or act.name == "stop"
+            if rule.classifies:
+                decision.classified_by, decision.decide = rule.name, decides
             if stop or not rule.keep_going:
                 break
         return decision

@@ -25,6 +25,7 @@ class RuleHit:
     rule: str
     file: str
     reasons: tuple[str, ...]
+    decide: bool = False  # the rule may change this sender's promise on its own (`decide`)
 
 
 @dataclass
@@ -40,6 +41,12 @@ class Decision:
     notify: list[str] = field(default_factory=list)
     hold: bool = False
     no_deadline: bool = False
+    # The class a rule gave the message (`classify`), the rule that gave it, and whether that rule may act on it
+    # by itself for this sender (`decide`); otherwise a change to an entitled customer's promise is a suggestion.
+    # A later rule reached through `continue` that classifies again replaces all three, as it does queue and template.
+    classify: str | None = None
+    classified_by: str | None = None
+    decide: bool = False
     hits: list[RuleHit] = field(default_factory=list)
     misses: list[tuple[str, str]] = field(default_factory=list)  # (rule, the first condition that failed)
 
@@ -55,4 +62,7 @@ class Decision:
             "notify": self.notify,
             "hold": self.hold,
             "no_deadline": self.no_deadline,
+            "class": self.classify,
+            "classified_by": self.classified_by,
+            "decide": self.decide,
         }

@@ -11,7 +11,7 @@ from mailbot.errors import ConfigError
 from mailbot.policy import actions, conditions
 from mailbot.policy.engine import Rule, RuleSet
 
-RULE_KEYS = {"name", "description", "when", "unless", "then", "continue"}
+RULE_KEYS = {"name", "description", "when", "unless", "then", "continue", "decide"}
 # Files in the rules folder that hold support terms, not rules (mailbot.policy.terms reads them).
 TERMS_FILES = frozenset({"plans.toml", "calendars.toml", "escalation.toml", "privacy.toml"})
 
@@ -35,6 +35,16 @@ def _compile_table(kind: str, table: Any, registry: dict[str, Any], problems: li
             continue
         out.append((item, arg))
     return out
+
+
+def _decide(value: Any) -> frozenset[str]:
+    """`decide = true | false | ["unknown", ...]`: the entitlement states for which the rule acts on its own."""
+    if isinstance(value, bool):
+        return frozenset(conditions.ENTITLEMENT_STATES) if value else frozenset()
+    try:
+        return frozenset(conditions.states(value))
+    except ValueError as exc:
+        raise ValueError(f"expected true, false or a list of entitlement states: {exc}") from None
 
 
 def load_file(path: Path, templates: Collection[str]) -> list[Rule]:
@@ -71,6 +81,11 @@ def load_file(path: Path, templates: Collection[str]) -> list[Rule]:
         if not isinstance(keep_going, bool):
             problems.append((f"{where} continue", "expected true or false"))
             keep_going = False
+        try:
+            decide = _decide(entry.get("decide", False))
+        except ValueError as exc:
+            problems.append((f"{where} decide", str(exc)))
+            decide = frozenset()
         description = entry.get("description", "")
         rules.append(
             Rule(
@@ -81,6 +96,7 @@ def load_file(path: Path, templates: Collection[str]) -> list[Rule]:
                 unless=tuple(_compile_table("unless", entry.get("unless", {}), conditions.REGISTRY, problems, where, templates)),
                 then=tuple(_compile_table("then", entry.get("then", {}), actions.REGISTRY, problems, where, templates)),
                 keep_going=keep_going,
+                decide=decide,
             )
         )
     if problems:

@@ -175,6 +175,9 @@ def test_hits_and_misses_are_explained(tmp_path: Path) -> None:
         "notify": [],
         "hold": False,
         "no_deadline": False,
+        "class": None,
+        "classified_by": None,
+        "decide": False,
     }
 
 
@@ -291,7 +294,7 @@ def load_error(tmp_path: Path, text: str, templates: set[str] = TEMPLATES) -> tu
         pytest.param(
             '[[rule]]\nname = "r"\nthen = { priorty = "high" }\n',
             TEMPLATES,
-            ["'r'", "then.priorty", "unknown action (known: assign, hold, no_deadline, no_reply, notify, priority, queue, stop, tags, template)"],
+            ["'r'", "then.priorty", "unknown action (known: assign, classify, hold, no_deadline, no_reply, notify, priority, queue, stop, tags, template)"],
             id="unknown action",
         ),
         pytest.param(
@@ -339,7 +342,7 @@ def load_error(tmp_path: Path, text: str, templates: set[str] = TEMPLATES) -> tu
         pytest.param(
             '[[rule]]\nname = "r"\nwhne = { new_ticket = true }\nthen = { queue = "q" }\n',
             TEMPLATES,
-            ["'r' whne", "unknown key (use continue, description, name, then, unless, when)"],
+            ["'r' whne", "unknown key (use continue, decide, description, name, then, unless, when)"],
             id="unknown rule key",
         ),
         pytest.param(
@@ -371,6 +374,30 @@ def load_error(tmp_path: Path, text: str, templates: set[str] = TEMPLATES) -> tu
             TEMPLATES,
             ["'r'", "then.assign", "'not-an-address' is not an e-mail address"],
             id="bad address",
+        ),
+        pytest.param(
+            '[[rule]]\nname = "r"\nthen = { classify = "Out of scope" }\n',
+            TEMPLATES,
+            ["'r'", "then.classify", "'Out of scope' is not a class name (lower-case letters, digits and hyphens"],
+            id="bad class name",
+        ),
+        pytest.param(
+            '[[rule]]\nname = "r"\nthen = { classify = 3 }\n',
+            TEMPLATES,
+            ["'r'", "then.classify", "3 is not a class name"],
+            id="class name not a string",
+        ),
+        pytest.param(
+            '[[rule]]\nname = "r"\nthen = { queue = "q" }\ndecide = "yes"\n',
+            TEMPLATES,
+            ["'r' decide", "expected true, false or a list of entitlement states"],
+            id="decide not a boolean",
+        ),
+        pytest.param(
+            '[[rule]]\nname = "r"\nthen = { queue = "q" }\ndecide = ["unknown", "paying"]\n',
+            TEMPLATES,
+            ["'r' decide", "unknown entitlement state 'paying' (use active, expired, guarantee-lapsed, unknown)"],
+            id="decide with an unknown state",
         ),
         pytest.param(
             '[[rules]]\nname = "r"\nthen = { queue = "q" }\n',
@@ -421,3 +448,78 @@ def test_missing_rules_folder(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_rules(tmp_path / "nowhere", TEMPLATES)
     assert str(tmp_path / "nowhere") in str(info.value) and "does not exist" in str(info.value)
+
+
+# --- classify and decide --------------------------------------------------------------------------------
+
+CLASSIFYING = """
+[[rule]]
+name = "credentials"
+when = { body_contains = "password" }
+then = { tags = ["credentials"] }
+continue = true
+
+[[rule]]
+name = "partnership"
+when = { body_contains = "partnership" }
+then = { classify = "partnership-or-suggestion", queue = "partnership", no_deadline = true }
+decide = ["unknown"]
+continue = true
+
+[[rule]]
+name = "out of scope"
+when = { body_contains = "flexbox" }
+then = { classify = "out-of-scope", no_deadline = true }
+decide = true
+
+[[rule]]
+name = "everyone else"
+then = { template = "ack" }
+"""
+
+
+def mail_saying(text: str) -> Any:
+    return parse_mail(RAW.replace(b"Hello, production is down.", text.encode()))
+
+
+def test_a_rule_names_the_class_it_assigns_and_the_decision_says_which_rule(tmp_path: Path) -> None:
+    d = decide(tmp_path, CLASSIFYING, mail=mail_saying("We would like to discuss a partnership."), entitlement="active")
+    assert (d.classify, d.classified_by, d.decide) == ("partnership-or-suggestion", "partnership", False)
+    assert matched(d) == ["partnership", "everyone else"]  # a later rule that does not classify keeps the class
+    explained = d.explain()
+    assert (explained["class"], explained["classified_by"], explained["decide"]) == ("partnership-or-suggestion", "partnership", False)
+
+
+def test_no_classifying_rule_leaves_the_class_empty(tmp_path: Path) -> None:
+    d = decide(tmp_path, CLASSIFYING, mail=mail_saying("The cart shows a blank page."))
+    assert (d.classify, d.classified_by, d.decide) == (None, None, False)
+    assert matched(d) == ["everyone else"]
+
+
+def test_a_later_classifying_rule_reached_through_continue_replaces_the_class(tmp_path: Path) -> None:
+    d = decide(tmp_path, CLASSIFYING, mail=mail_saying("A partnership offer, and how do I use flexbox?"), entitlement="active")
+    assert matched(d) == ["partnership", "out of scope"]
+    assert (d.classify, d.classified_by, d.decide) == ("out-of-scope", "out of scope", True)
+    assert d.queue == "partnership"  # what the first rule set and the second did not touch stays
+
+
+def test_decide_defaults_to_false_and_can_name_entitlement_states(tmp_path: Path) -> None:
+    ruleset = rules(tmp_path, CLASSIFYING)
+    offer = mail_saying("A partnership, and here is my password.")
+    for state, expected in (("unknown", True), ("active", False), ("expired", False), ("guarantee-lapsed", False)):
+        d = ruleset.evaluate(facts(mail=offer, entitlement=state))
+        assert d.decide is expected, state
+        assert [(h.rule, h.decide) for h in d.hits] == [("credentials", False), ("partnership", expected), ("everyone else", False)]
+    assert {r.name: r.decide for r in ruleset.rules} == {
+        "credentials": frozenset(),
+        "partnership": frozenset({"unknown"}),
+        "out of scope": frozenset({"active", "expired", "guarantee-lapsed", "unknown"}),
+        "everyone else": frozenset(),
+    }
+    assert [r.name for r in ruleset.rules if r.classifies] == ["partnership", "out of scope"]
+
+
+def test_decide_false_is_the_same_as_leaving_it_out(tmp_path: Path) -> None:
+    ruleset = rules(tmp_path, '[[rule]]\nname = "r"\nthen = { classify = "out-of-scope" }\ndecide = false\n')
+    d = ruleset.evaluate(facts(entitlement="unknown"))
+    assert (d.classify, d.decide, ruleset.rules[0].decide) == ("out-of-scope", False, frozenset())
