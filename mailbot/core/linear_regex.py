@@ -14,6 +14,7 @@ is the first occurrence); patterns meant for `findall`/`sub` on adjacent words s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,9 @@ _OUTSIDE = {
 _INSIDE = {"w": WORD, "s": SPACE, "d": r"\p{Nd}"}
 _LEADING_BOUNDARY = f"(?:^|[^{WORD}])"
 _TRAILING_BOUNDARY = f"(?:[^{WORD}]|$)"
+# What a leading \b may follow besides "(" and "|": "(?:", an inline flag group "(?i)", a scoped one "(?i:".
+# Matched on the pattern's own text (its author's), never on mail.
+_OPENS_GROUP = re.compile(r"\(\?[aiLmsux-]*[:)]$")
 # A memory ceiling per pattern (RE2 refuses to build larger automata instead of growing without bound).
 MAX_MEM = 8 << 20
 
@@ -60,7 +64,7 @@ def translate(pattern: str) -> str:
                     out.append(ch + nxt)
             elif nxt == "b":
                 prev = pattern[i - 1] if i > 0 else ""
-                leading = i == 0 or prev in "(|" or pattern[max(0, i - 3):i] in ("(?:", "(?i")
+                leading = i == 0 or prev in "(|" or _OPENS_GROUP.search(pattern[:i]) is not None
                 out.append(_LEADING_BOUNDARY if leading else _TRAILING_BOUNDARY)
             elif nxt == "B":
                 raise PatternError("\\B (not a word boundary) is not supported")

@@ -63,6 +63,12 @@ def regex(value: Any) -> re.Pattern[str]:
         raise ValueError(f"bad regular expression {value!r}: {exc}") from None
 
 
+def regexes(value: Any) -> tuple[re.Pattern[str], ...]:
+    if not isinstance(value, list) or not value:
+        raise ValueError("expected a list of regular expressions")
+    return tuple(regex(v) for v in value)
+
+
 def header_regexes(value: Any) -> tuple[tuple[str, re.Pattern[str]], ...]:
     if not isinstance(value, dict) or not value:
         raise ValueError('expected a table of header = "regex"')
@@ -187,6 +193,15 @@ def _body_contains(facts: Facts, needles: tuple[str, ...]) -> tuple[bool, str]:
 def _body_matches(facts: Facts, pattern: re.Pattern[str]) -> tuple[bool, str]:
     ok = pattern.search(facts.mail.text) is not None
     return ok, f"body {'matches' if ok else 'does not match'} /{pattern.pattern}/"
+
+
+@condition("body_matches_all", "the text body matches every one of these regular expressions, in any order", regexes)
+def _body_matches_all(facts: Facts, patterns: tuple[re.Pattern[str], ...]) -> tuple[bool, str]:
+    # Several short patterns instead of one "A.*B|B.*A": no pattern has to span the text between the two.
+    for pattern in patterns:
+        if pattern.search(facts.mail.text) is None:
+            return False, f"body does not match /{pattern.pattern}/"
+    return True, "body matches " + " and ".join(f"/{p.pattern}/" for p in patterns)
 
 
 @condition("language", "the detected language is one of these ISO 639-1 codes", strings)

@@ -19,6 +19,15 @@ def test_unicode_words_and_boundaries_like_python() -> None:
     assert m is not None and m.group(1) == "REFUND"
 
 
+
+@pytest.mark.parametrize("pattern", [r"(?i)\bplease\b", r"(?is)\bplease\b", r"(?i:\bplease\b)", r"(?:\bPlease\b)"])
+def test_a_boundary_after_an_opening_group_or_flags_matches_at_the_start_of_the_text(pattern: str) -> None:
+    """`(?i)\bword` must find the word at the very start of a message, as Python's `re` does."""
+    p = compile_linear(pattern)
+    assert p.search("Please develop a module") is not None
+    assert p.search("Displease") is None
+
+
 @pytest.mark.parametrize("pattern,text,hit", [
     (r"\w+", "Привет", True),
     (r"^\W*$", "Привет", False),

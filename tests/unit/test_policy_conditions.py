@@ -63,6 +63,9 @@ CASES: list[tuple[str, Any, dict[str, Any], bool, tuple[str, ...]]] = [
     ("body_contains", "site is down", {}, False, ("none of the texts",)),
     ("body_matches", r"Order number \d+", {}, True, ("body matches",)),
     ("body_matches", r"Ticket #\d+", {}, False, ("body does not match",)),
+    ("body_matches_all", [r"(?i)production", r"Order number \d+"], {}, True, ("body matches /(?i)production/ and /Order number \\d+/",)),
+    ("body_matches_all", [r"Order number \d+", r"(?i)since the update"], {}, True, ("body matches",)),  # any order
+    ("body_matches_all", [r"(?i)production", r"refund"], {}, False, ("body does not match /refund/",)),
     ("language", ["de", "ru"], {"language": "ru"}, True, ("language is ru",)),
     ("language", "de", {"language": "en"}, False, ("language is en",)),
     ("automatic", True, {"automatic": ("Precedence: bulk", "machine sender x@y")}, True, ("Precedence: bulk; machine sender x@y",)),
@@ -175,6 +178,9 @@ def test_time_zone_is_applied() -> None:
     [
         ("subject_matches", "(unclosed", "bad regular expression '(unclosed'"),
         ("body_matches", "[a-", "bad regular expression"),
+        ("body_matches_all", "production", "expected a list of regular expressions"),
+        ("body_matches_all", [], "expected a list of regular expressions"),
+        ("body_matches_all", ["ok", "[a-"], "bad regular expression '[a-'"),
         ("header_matches", {"X-Priority": "*1"}, "bad regular expression '*1'"),
         ("subject_matches", 5, "expected a regular expression string"),
         ("header_matches", "X-Priority", 'expected a table of header = "regex"'),
