@@ -158,6 +158,8 @@ class Schedule(Strict):
     process_seconds: Annotated[float, Field(gt=0)] = 5.0
     outbox_seconds: Annotated[float, Field(gt=0)] = 10.0
     sweep_seconds: Annotated[float, Field(gt=0)] = 60.0
+    reminders_seconds: Annotated[float, Field(gt=0)] = 600.0
+    redaction_seconds: Annotated[float, Field(gt=0)] = 600.0
 
 
 class SmtpConfig(Secret):

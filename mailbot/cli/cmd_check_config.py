@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from mailbot.app import load_policy
 from mailbot.config import Config
+from mailbot.policy.in_force import load_policy
 
 
 def cmd_check_config(config: Config, args: argparse.Namespace) -> int:
     s = config.settings
     config.secret_bytes()  # a secret_file that is missing or short is a config error too
+    policy = load_policy(config)  # rules, terms, and every template against the context of its kind
     print(f"{config.source}: OK")
     print(f"  database: {config.database_url}")
     print(f"  support address: {config.support_address}")
@@ -20,7 +21,6 @@ def cmd_check_config(config: Config, args: argparse.Namespace) -> int:
         print(f"  outgoing: smtp {smtp.host}:{smtp.effective_port} ({smtp.security})")
     else:
         print(f"  outgoing: written to the Maildir {config.outgoing_maildir} (no [smtp] transport configured)")
-    policy = load_policy(config)
     print(f"  rules: {config.rules_dir} ({len(policy.rules.rules)} rules, templates {', '.join(sorted(policy.templates.names))})")
     for acc in s.imap:
         print(f"  imap {acc.name}: {acc.username}@{acc.host}:{acc.effective_port} ({acc.security}) folders={','.join(acc.folders)}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from imapclient import IMAPClient
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mailbot import failpoints
 from mailbot.config import ImapConfig
 from mailbot.intake.inbound import Fetched, store_raw
+from mailbot.intake.mail_source import FolderStats, HealthRecord, PollResult, PushWatcher, SourceHealth
 from mailbot.logs import log
 from mailbot.store.db import unit_of_work
 from mailbot.store.models import MailboxCursor
@@ -29,27 +30,6 @@ CONNECTION_ERRORS = (OSError, socket.timeout, ssl.SSLError, IMAPClientError, EOF
 
 class InsecureConnection(Exception):
     """The server does not offer the security the config asks for; mailbot will not fall back."""
-
-
-@dataclass
-class FolderStats:
-    folder: str
-    fetched: int = 0
-    stored: int = 0
-    settled: int = 0  # messages flagged or moved after their bytes were committed
-    rescanned: bool = False
-
-
-@dataclass
-class PollResult:
-    source: str
-    ok: bool
-    folders: list[FolderStats] = field(default_factory=list)
-    error: str | None = None
-
-    @property
-    def stored(self) -> int:
-        return sum(f.stored for f in self.folders)
 
 
 def tls_context(account: ImapConfig) -> ssl.SSLContext:
@@ -91,10 +71,19 @@ class ImapSource:
         self._client: IMAPClient | None = None
         self._delay = 0.0
         self._next_try: datetime | None = None
+        self._health = HealthRecord(account.name, "imap")
 
     @property
     def name(self) -> str:
         return self.account.name
+
+    def health(self) -> SourceHealth:
+        return self._health.snapshot()
+
+    def watcher(self, wake: Callable[[], None]) -> PushWatcher | None:
+        from mailbot.intake.idle import IdleWatcher  # idle.py builds on this module
+
+        return IdleWatcher(self.account, wake) if self.account.idle else None
 
     # connection ----------------------------------------------------------------------------------
     def connect(self) -> IMAPClient:
@@ -106,8 +95,11 @@ class ImapSource:
             self._client = None
 
     # polling -------------------------------------------------------------------------------------
-    def poll(self) -> PollResult:
+    def poll(self, should_stop: Callable[[], bool] = lambda: False) -> PollResult:
         """Fetch everything new in every folder. Never raises for server trouble: it logs and backs off."""
+        return self._health.record(self._poll(should_stop), self.clock.now())
+
+    def _poll(self, should_stop: Callable[[], bool]) -> PollResult:
         now = self.clock.now()
         if self._next_try is not None and now < self._next_try:
             return PollResult(self.name, ok=False, error="waiting to reconnect")
@@ -117,6 +109,8 @@ class ImapSource:
                 self._client = self.connect()
                 log(logger, logging.INFO, "imap.connected", source=self.name, host=self.account.host)
             for folder in self.account.folders:
+                if should_stop():
+                    break
                 result.folders.append(self._poll_folder(self._client, folder))
         except CONNECTION_ERRORS + (InsecureConnection,) as exc:
             self.close()
