@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from mailbot.core.linear_regex import compile_linear
 
@@ -47,7 +48,7 @@ MAX_LINE = 300  # an attribution line is short; longer lines are text
 MAX_LINES = 3  # Gmail wraps a long one over two lines, rarely three
 
 _START = compile_linear(
-    r"(?i)^(?:[\"'«„(]|\d|(?:" + "|".join(w.replace(" ", r"\s") for w in START_WORDS) + r")(?:\s|,)"
+    r"(?i)^(?:[\"'«„]|\d|(?:" + "|".join(w.replace(" ", r"\s") for w in START_WORDS) + r")(?:\s|,)"
     r"|(?:" + "|".join(START_CJK) + r")"
     r"|(?:" + "|".join(WEEKDAYS) + r")\p{L}*\.?,?\s+\d)"
 )
@@ -81,30 +82,41 @@ def _may_wrap(line: str) -> bool:
     return True
 
 
-def judge(joined: str, first_line: str) -> tuple[bool, bool] | None:
-    """None when `joined` is no attribution; else (certain, starts): certain (see Attribution) and whether
-    its first line starts the way attributions start (rather than only holding an address)."""
+class Verdict(NamedTuple):
+    certain: bool  # see Attribution
+    starts: bool  # its first line starts the way attributions start ("On …", a date, a weekday)
+    name_first: bool  # its first line starts with the sender's name and address ("Support <s@…> schrieb am")
+
+
+def judge(joined: str, first_line: str) -> Verdict | None:
+    """Whether `joined` (an attribution's lines, joined) is one, and how it starts; None when it is not."""
     start = first_line.strip()
     starts = _START.search(start) is not None
-    if not starts and _ADDRESS.search(start) is None:
+    address = _ADDRESS.search(start)
+    opened = start.endswith("<")  # Gmail wrapped right after the "<"
+    if not starts and address is None and not opened:
         return None
+    # A name starts with a capital (or a letter of a script without case); "o.o. <…>" continues a wrapped line.
+    name_first = not starts and not start[:1].islower() and (
+        opened or address is not None and any(c.isalpha() for c in start[: address.start])
+    )
     verb = _VERB.search(joined) is not None
     dated = _DATED.search(joined) is not None
-    address = _ADDRESS.search(joined) is not None
-    if verb and (dated or address):
-        return starts and dated, starts
-    if address and dated and _ADDRESS_COLON.search(joined) is not None:
-        return False, starts
+    addressed = _ADDRESS.search(joined) is not None
+    if verb and (dated or addressed):
+        return Verdict(starts and dated, starts, name_first)
+    if addressed and dated and _ADDRESS_COLON.search(joined) is not None:
+        return Verdict(False, starts, name_first)
     return None
 
 
 def attribution_ending_at(lines: Sequence[str], i: int) -> Attribution | None:
-    """The attribution whose last line is line i, if there is one: the shortest that starts like one, else
-    the shortest that fits (its first line holding only the address's wrapped tail, say)."""
+    """The attribution whose last line is line i, if there is one: the shortest that starts like one; else
+    the longest that fits up to where the sender's name begins ("Support <" above "s@example.com> wrote:")."""
     last = lines[i].rstrip()
     if not last or last[-1] not in ":：" or len(last) > MAX_LINE or not _unquoted(last):
         return None
-    fallback = None
+    best = None
     for first in range(i, max(-1, i - MAX_LINES), -1):
         line = lines[first]
         if not line.strip() or len(line) > MAX_LINE or not _unquoted(line):
@@ -112,8 +124,23 @@ def attribution_ending_at(lines: Sequence[str], i: int) -> Attribution | None:
         if first < i and not _may_wrap(line):
             break
         verdict = judge(" ".join(part.strip() for part in lines[first : i + 1]), line)
-        if verdict is not None and verdict[1]:
-            return Attribution(first, i, verdict[0])
-        if verdict is not None and fallback is None:
-            fallback = Attribution(first, i, verdict[0])
-    return fallback
+        if verdict is None:
+            continue
+        found = Attribution(first, i, verdict.certain)
+        if verdict.starts and not (first == i and _continues_above(lines, i)):
+            return found
+        best = found
+        if verdict.name_first:
+            break
+    return best
+
+
+def _continues_above(lines: Sequence[str], i: int) -> bool:
+    """Line i holds the date and verb but no address, and the line above starts with the sender's name and
+    address: a name-first attribution wrapped before its end ("Support <s@example.com> 于2026年3月9日" /
+    "10:00写道：")."""
+    above = lines[i - 1].strip() if i > 0 else ""
+    address = _ADDRESS.search(above)
+    if address is None or _ADDRESS.search(lines[i]) is not None or not _may_wrap(above):
+        return False
+    return _START.search(above) is None and any(c.isalpha() for c in above[: address.start])

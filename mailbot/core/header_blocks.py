@@ -119,7 +119,8 @@ def header_block_at(lines: Sequence[str], parsed: Sequence[HeaderLine | None], i
     kinds = {h.kind for h in found} - {"other"}
     dated = any(h.kind == "date" and _TIME_OR_YEAR.search(h.value) for h in found)
     addressed = any(_ADDRESS.search(h.value) for h in found if h.kind in ("from", "to", "cc", "reply-to"))
-    if len(kinds) >= 3 and ("from" in kinds or dated) and ("subject" in kinds or addressed):
+    # Every client names the recipient; a customer's pasted "From/Subject/Date" of a phishing mail does not.
+    if len(kinds) >= 3 and "to" in kinds and ("from" in kinds or dated) and ("subject" in kinds or addressed):
         return end - start
     if opened and len(kinds) >= 2 and ("from" in kinds or dated):
         return end - start

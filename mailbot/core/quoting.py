@@ -136,8 +136,9 @@ def _quote_follows(lines: list[str], parsed: list[HeaderLine | None], found: Att
 
 
 def _is_quote_tail(lines: list[str], i: int) -> bool:
-    """A line that continues the quoted line above it: that one reached the wrap width, this one goes on
-    mid-sentence (lower case), and a quote goes on right below or the paragraph ends."""
+    """A line that continues the quoted line above it, re-wrapped without its ">": that one reached the wrap
+    width and does not end a sentence, and this one goes on mid-sentence (lower case) before a quote or a
+    paragraph's end, or is a short fragment between two quoted lines."""
     if i == 0 or not _is_quoted(lines[i - 1]):
         return False
     above, line = lines[i - 1].rstrip(), lines[i].strip()
@@ -145,7 +146,9 @@ def _is_quote_tail(lines: list[str], i: int) -> bool:
     if not words or len(above) + 1 + len(words[0]) <= WRAP_WIDTH or above[-1] in ".!?:":
         return False
     below = lines[i + 1] if i + 1 < len(lines) else ""
-    return (line[0].islower() or "@" in words[0]) and (not below.strip() or _is_quoted(below))
+    if line[0].islower() or "@" in words[0]:
+        return not below.strip() or _is_quoted(below)
+    return _is_quoted(below) and len(line) <= 40 and line[-1] not in ".!?:"
 
 
 def _inline_reply_follows(kinds: list[int], start: int) -> bool:
