@@ -2,7 +2,9 @@
 
 Two scores per case: exact (the new text, line for line) and "no new line lost" (every line of the expected
 new text is still there, in order). Cases in a subfolder belong to the class it names; the rest are the
-first set. `--before REV` runs the same cases through the quoting code of an earlier commit too.
+first set. `--before REV` runs the same cases through the quoting code of an earlier commit too (up to
+258952b that code used mail-parser-reply: `pip install mail-parser-reply` to compare with it).
+`--hostile` times hostile inputs instead.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -249,6 +252,50 @@ def run(cases: list[Case], corpus: Path, before: str | None, show_all: bool) -> 
     return 0
 
 
+HOSTILE = {
+    "a 100 KB line of digits": "Hello\n" + "7" * 100_000 + "\n",
+    "16,000 digits": "Hello\n" + "7" * 16_000 + "\n",
+    "a 1 MB single word": "x" * 1_000_000,
+    "100,000 short lines": "ab\n" * 100_000,
+    "50,000 quoted lines": "> q\n" * 50_000,
+    "one line of 'On … wrote:' fragments": "Hi\n" + "On 9 Mar 2026 at 10:00 Support <s@e.com> wrote: " * 20_000,
+    "'Op …' line of 8,000 characters": "Hi\nOp " + "a " * 4_000 + "\n",
+    "'Op …' line of 32,000 characters": "Hi\nOp " + "a " * 16_000 + "\n",
+    "20,000 'On … wrote:' lines": "Hi\n" + "On 9 Mar 2026 at 10:00, Support <s@e.com> wrote:\n" * 20_000,
+    "50,000 header-like lines": "Hi\n" + "To: x <a@b.example>\n" * 50_000,
+}
+_TIMER = (
+    "import json, sys, time; sys.path.insert(0, sys.argv[1]); from mailbot.core.quoting import new_text; "
+    "text = json.load(open(sys.argv[2], encoding='utf-8')); t = time.process_time(); new_text(text); "
+    "print(time.process_time() - t)"
+)
+
+
+def hostile(before: str | None, limit: float) -> int:
+    """CPU time of `new_text` on each hostile input, now (and at `before`, stopped after `limit` seconds)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        if before:
+            archive = subprocess.run(["git", "-C", str(ROOT), "archive", before, "mailbot"], capture_output=True, check=True).stdout
+            subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        print(f"{'hostile input':<38} {'chars':>9}  {'now':>8}  {before or ''}")
+        for name, text in HOSTILE.items():
+            started = time.process_time()
+            new_text(text)
+            now = time.process_time() - started
+            then = ""
+            if before:
+                path = Path(tmp) / "input.json"
+                path.write_text(json.dumps(text), "utf-8")
+                try:
+                    ran = subprocess.run([sys.executable, "-c", _TIMER, tmp, str(path)], capture_output=True, text=True, timeout=limit)
+                    then = f"{float(ran.stdout):.3f} s" if ran.returncode == 0 else "failed"
+                except subprocess.TimeoutExpired:
+                    then = f"> {limit:.0f} s (stopped)"
+            print(f"{name:<38} {len(text):>9}  {now:>6.3f} s  {then}")
+    print(f"reproduce: .venv/bin/python bench/quoting.py --hostile{f' --before {before}' if before else ''}")
+    return 0
+
+
 def show(cases: list[Case], name: str) -> int:
     found = [case for case in cases if case.name == name]
     if not found:
@@ -272,7 +319,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, default=CORPUS, help="case directory (default bench/reply-corpus)")
     parser.add_argument("--before", metavar="REV", help="also score the quoting code of this commit (git archive)")
     parser.add_argument("--all", action="store_true", help="list every case, not only the ones that differ")
+    parser.add_argument("--hostile", action="store_true", help="time hostile inputs instead (CPU seconds)")
+    parser.add_argument("--limit", type=float, default=60, help="with --hostile --before: stop the old code after this")
     args = parser.parse_args(argv)
+    if args.hostile:
+        return hostile(args.before, args.limit)
     cases = load_cases(args.corpus)
     return show(cases, args.show) if args.show else run(cases, args.corpus, args.before, args.all)
 
