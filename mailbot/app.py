@@ -54,6 +54,8 @@ class App:
         self.clock: Clock = clock or SystemClock()
         self._policy: Policy | None = None
         self._lock = threading.Lock()
+        # Sources the last poll could not read, with the reason (a refused sign-in, a server down).
+        self.unreadable: dict[str, str] = {}
 
     @cached_property
     def engine(self) -> Engine:
@@ -134,7 +136,12 @@ class App:
         for src in self.sources:
             if should_stop():
                 break
-            stored += src.poll().stored
+            result = src.poll()
+            stored += result.stored
+            if result.ok:
+                self.unreadable.pop(src.name, None)
+            else:
+                self.unreadable[src.name] = result.error or "unreadable"
         return stored
 
     def process(self, should_stop: Callable[[], bool] = lambda: False, limit: int | None = None) -> RunStats:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError
+from imapclient.exceptions import IMAPClientError, LoginError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,6 +17,7 @@ from mailbot import failpoints
 from mailbot.config import ImapConfig
 from mailbot.intake.inbound import Fetched, store_raw
 from mailbot.logs import log
+from mailbot.signin.imap_signin import sign_in_imap
 from mailbot.store.db import unit_of_work
 from mailbot.store.models import MailboxCursor
 from mailbot.time_source import Clock
@@ -74,7 +75,7 @@ def connect(acc: ImapConfig) -> IMAPClient:
             if not client.has_capability("STARTTLS"):
                 raise InsecureConnection(f"{acc.host} does not offer STARTTLS; refusing to log in in plaintext")
             client.starttls(tls_context(acc))
-        client.login(acc.username, acc.resolve_password() or "")
+        sign_in_imap(client, acc)  # password or OAuth2; a refusal is a LoginError
     except BaseException:
         close_quietly(client)
         raise
@@ -91,6 +92,8 @@ class ImapSource:
         self._client: IMAPClient | None = None
         self._delay = 0.0
         self._next_try: datetime | None = None
+        # Why the last poll could not read the account (None after one that could), for status reports.
+        self.last_error: str | None = None
 
     @property
     def name(self) -> str:
@@ -123,14 +126,22 @@ class ImapSource:
             self._delay = min(max(self._delay * 2, 1.0), self.account.reconnect_max_seconds)
             self._next_try = now + timedelta(seconds=self._delay)
             result.ok = False
-            result.error = f"{type(exc).__name__}: {exc}"
-            log(
-                logger, logging.WARNING, "imap.unavailable", source=self.name, host=self.account.host,
-                error=result.error, retry_in_s=round(self._delay, 1),
-            )
+            result.error = self.last_error = f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, LoginError) and not getattr(exc, "temporary", False):
+                # Refused credentials are a configuration error, not an outage: say so loudly, with the account.
+                log(
+                    logger, logging.ERROR, "imap.signin_failed", source=self.name, host=self.account.host,
+                    username=self.account.username, auth=self.account.auth, error=str(exc), retry_in_s=round(self._delay, 1),
+                )
+            else:
+                log(
+                    logger, logging.WARNING, "imap.unavailable", source=self.name, host=self.account.host,
+                    error=result.error, retry_in_s=round(self._delay, 1),
+                )
             return result
         self._delay = 0.0
         self._next_try = None
+        self.last_error = None
         return result
 
     def _poll_folder(self, client: IMAPClient, folder: str) -> FolderStats:
