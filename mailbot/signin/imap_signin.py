@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import ast
+
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
@@ -40,7 +42,10 @@ class _Responder:
 
 def sign_in_imap(client: IMAPClient, acc: ImapConfig) -> None:
     if acc.auth != "oauth2" or acc.oauth2 is None:
-        client.login(acc.username, acc.resolve_password() or "")
+        try:
+            client.login(acc.username, acc.resolve_password() or "")
+        except LoginError as exc:
+            raise LoginError(server_text(exc)) from None
         return
     tokens = token_for(acc.oauth2)
     offered = {c.decode("ascii", "replace").upper()[5:] for c in client.capabilities() if c.upper().startswith(b"AUTH=")}
@@ -64,10 +69,23 @@ def sign_in_imap(client: IMAPClient, acc: ImapConfig) -> None:
         raise ImapSignInFailed(f"the server refused a fresh access token for {acc.username} ({mechanism}): {exc}") from None
 
 
+def server_text(exc: Exception) -> str:
+    """The server's words from an imapclient error, which may wrap them as a bytes repr ("b'[AUTH...] ...'")."""
+    text = str(exc)
+    if len(text) >= 3 and text[0] == "b" and text[1] in "'\"" and text[-1] == text[1]:
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            return text
+        if isinstance(value, bytes):
+            return value.decode("utf-8", "replace")
+    return text
+
+
 def _authenticate(client: IMAPClient, acc: ImapConfig, mechanism: str, token: str) -> None:
     responder = _Responder(mechanism, sasl.initial_response(mechanism, acc.username, token, acc.host, acc.effective_port))
     try:
         client.sasl_login(mechanism, responder)
     except LoginError as exc:
         said = f" ({responder.error})" if responder.error else ""
-        raise LoginError(f"{exc}{said}") from None
+        raise LoginError(f"{server_text(exc)}{said}") from None
