@@ -14,7 +14,7 @@ from mailbot.signin.access_tokens import SignInFailed
 from mailbot.signin.shared_tokens import token_for
 
 
-class ImapSignInFailed(LoginError):
+class ImapSignInFailed(LoginError):  # type: ignore[misc]  # imapclient has no type information
     """The account could not sign in with OAuth2; the message names the provider's or the server's reason.
     A LoginError, so every caller that handles a refused password handles this too."""
 

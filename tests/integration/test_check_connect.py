@@ -13,10 +13,9 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from tests.conftest import ACK_ALL, imap_section, write_config
 from tests.support.cli import run_mailbot
-from tests.support.dovecot import Dovecot, free_port, make_certificate
+from tests.support.dovecot import free_port, make_certificate
 from tests.support.flow import customer_mail
 from tests.support.smtp import RecordingHandler, SmtpServer
-from tests.support.token_endpoint import TokenEndpoint
 
 pytestmark = [pytest.mark.dovecot, pytest.mark.slow]
 
