@@ -188,6 +188,7 @@ def test_a_server_that_refuses_a_fresh_token_too_fails_the_account_with_its_reas
     assert src.last_error is not None and "refused a fresh access token" in src.last_error
 
 
+@pytest.mark.slow
 def test_a_revoked_refresh_token_fails_its_account_clearly_and_the_others_keep_working(
     dovecot, imap_user, token_endpoint, make_config, tmp_path: Path
 ) -> None:
@@ -380,3 +381,28 @@ def test_no_secret_appears_in_any_log_line(
     leaked = [line for line in lines for secret in secrets if secret in line]
     assert leaked == []
     assert os.environ.get("AUTHLIB_INSECURE_TRANSPORT") is None
+
+
+# --- the whole desk -----------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_run_once_reads_and_answers_over_oauth2(dovecot, imap_user, token_endpoint, oauth_smtp, tmp_path: Path, db_url: str) -> None:
+    from tests.conftest import ACK_ALL, write_config
+    from tests.support.cli import run_mailbot
+
+    append(dovecot, imap_user, customer_mail("c@customer.example", "my license does not work"))
+    cfg = write_config(tmp_path / "mailbot.toml", {
+        "mailbot": {"state_dir": str(tmp_path / "state"), "database_url": db_url, "secret": "test-secret-0123456789abcdef",
+                    "support_address": "support@example.com"},
+        "rules": {"dir": str(ACK_ALL)},
+        "logging": {"level": "debug"},
+        "smtp": smtp_section(oauth_smtp, token_endpoint, imap_user),
+        "imap": [oauth_account(dovecot, imap_user, **client_credentials(token_endpoint, imap_user))],
+    })
+    result = run_mailbot(cfg, "run", "--once")
+    assert result.returncode == 0, result.stderr
+    [ack] = oauth_smtp.handler.received
+    assert ack.rcpt_tos == ["c@customer.example"]
+    assert oauth_smtp.handler.signed_in == [("OAUTHBEARER", imap_user.name)]
+    assert dovecot_logins(dovecot, imap_user) == ["OAUTHBEARER"]
+    assert CLIENT_SECRET not in result.stderr and all(i.access_token not in result.stderr for i in token_endpoint.issued)
