@@ -141,7 +141,8 @@ class App:
             if result.ok:
                 self.unreadable.pop(src.name, None)
             else:
-                self.unreadable[src.name] = result.error or "unreadable"
+                # While a source waits to reconnect, its last real reason (kept on the source) says more.
+                self.unreadable[src.name] = getattr(src, "last_error", None) or result.error or "unreadable"
         return stored
 
     def process(self, should_stop: Callable[[], bool] = lambda: False, limit: int | None = None) -> RunStats:
