@@ -51,6 +51,8 @@ class App:
         self.clock: Clock = clock or SystemClock()
         self._policy: Policy | None = None
         self._lock = threading.Lock()
+        # Sources the last poll could not read, with the reason (a refused sign-in, a server down).
+        self.unreadable: dict[str, str] = {}
 
     @cached_property
     def engine(self) -> Engine:
@@ -150,7 +152,13 @@ class App:
         for src in self.sources:
             if should_stop():
                 break
-            stored += src.poll(should_stop).stored
+            result = src.poll(should_stop)
+            stored += result.stored
+            health = src.health()
+            if health.failing:
+                self.unreadable[src.name] = health.last_error or "unreadable"
+            else:
+                self.unreadable.pop(src.name, None)
         return stored
 
     def process(self, should_stop: Callable[[], bool] = lambda: False, limit: int | None = None) -> RunStats:

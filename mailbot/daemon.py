@@ -120,7 +120,7 @@ class Daemon:
                 log(logger, logging.ERROR, "job.failed", job=name, exc_info=True)
                 ok = False
         await self.app.sender.transport.close()
-        return ok
+        return ok and not self.app.unreadable  # a source that could not be read fails the run too
 
     async def run_forever(self) -> None:
         loop = asyncio.get_running_loop()

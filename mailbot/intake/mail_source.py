@@ -30,6 +30,7 @@ class PollResult:
     ok: bool
     folders: list[FolderStats] = field(default_factory=list)
     error: str | None = None
+    backing_off: bool = False  # not tried: waiting out the back-off after an earlier failure
 
     @property
     def fetched(self) -> int:
@@ -67,6 +68,8 @@ class HealthRecord:
     def record(self, result: PollResult, at: datetime) -> PollResult:
         if result.ok:
             self.last_success = at
+        elif result.backing_off:
+            self.last_error_at = at  # still failing; the reason stays the last real one
         else:
             self.last_error, self.last_error_at = result.error, at
         return result

@@ -16,7 +16,7 @@ LAYERS: list[tuple[str, ...]] = [
     # pure: typed mail, decisions, arithmetic, and the leaf helpers everything may use
     ("core", "policy", "parse", "errors", "logs", "time_source", "failpoints", "config", "render", "template_check", "__init__"),
     ("store",),
-    ("intake", "outbox", "customers", "systemd"),
+    ("intake", "outbox", "customers", "systemd", "signin"),
     ("process",),
     ("app",),
     ("daemon", "cli", "__main__"),
