@@ -1,11 +1,22 @@
-"""Reply-stripping benchmark: runs `mailbot.core.quoting.new_text` over bench/reply-corpus/ and scores each case."""
+"""Reply-stripping benchmark: runs `mailbot.core.quoting.new_text` over a reply corpus and scores each case.
+
+Two scores per case: exact (the new text, line for line) and "no new line lost" (every line of the expected
+new text is still there, in order). Cases in a subfolder belong to the class it names; the rest are the
+first set. `--before REV` runs the same cases through the quoting code of an earlier commit too (up to
+258952b that code used mail-parser-reply: `pip install mail-parser-reply` to compare with it).
+`--hostile` times hostile inputs instead.
+"""
 
 from __future__ import annotations
 
 import argparse
 import difflib
+import json
 import re
+import subprocess
 import sys
+import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 from mailbot.core.quoting import new_text  # noqa: E402
 
 CORPUS = ROOT / "bench" / "reply-corpus"
+FIRST_SET = "first set"
 
 # First part of a case name -> the mail client it reproduces; the second part is the UI language.
 CLIENTS: dict[str, str] = {
@@ -59,6 +71,7 @@ class Case:
     name: str
     text: str
     expected: str
+    kind: str = FIRST_SET
 
     @property
     def client(self) -> str:
@@ -67,15 +80,16 @@ class Case:
 
 
 def load_cases(corpus: Path = CORPUS) -> list[Case]:
-    """Every NAME.txt with its NAME.expected.txt, sorted by name."""
+    """Every NAME.txt with its NAME.expected.txt, the corpus folder's own first, then each class folder's."""
     cases = []
-    for path in sorted(corpus.glob("*.txt")):
+    for path in sorted(corpus.rglob("*.txt"), key=lambda p: (p.parent != corpus, p.parent.name, p.name)):
         if path.name.endswith(".expected.txt"):
             continue
         expected = path.with_name(path.name[: -len(".txt")] + ".expected.txt")
         if not expected.exists():
             raise SystemExit(f"{path}: no {expected.name}")
-        cases.append(Case(path.name[: -len(".txt")], path.read_text("utf-8"), expected.read_text("utf-8")))
+        kind = FIRST_SET if path.parent == corpus else path.parent.name
+        cases.append(Case(path.name[: -len(".txt")], path.read_text("utf-8"), expected.read_text("utf-8"), kind))
     return cases
 
 
@@ -166,25 +180,119 @@ def describe(case: Case, actual: list[str], expected: list[str]) -> str:
     return "; ".join(parts) or "differs only in blank lines"
 
 
-def run(cases: list[Case], corpus: Path) -> int:
+def kept_every_line(actual: list[str], expected: list[str]) -> bool:
+    """Is every non-blank line of `expected` in `actual`, in the same order (leading blanks aside)?"""
+    remaining = iter(line.strip() for line in actual)
+    return all(any(line.strip() == got for got in remaining) for line in expected if line.strip())
+
+
+def score(cases: list[Case], outputs: list[str]) -> list[tuple[bool, bool]]:
+    """(exact, no line lost) per case."""
+    results = []
+    for case, output in zip(cases, outputs):
+        actual, expected = normalise(output), normalise(case.expected)
+        results.append((actual == expected, kept_every_line(actual, expected)))
+    return results
+
+
+def outputs_at(rev: str, cases: list[Case]) -> list[str]:
+    """`new_text` of every case, by the quoting code of commit `rev` (run in a separate interpreter)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "mailbot"], capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        inputs = Path(tmp) / "inputs.json"
+        inputs.write_text(json.dumps([case.text for case in cases]), "utf-8")
+        program = (
+            "import json, sys; sys.path.insert(0, sys.argv[1]); from mailbot.core.quoting import new_text; "
+            "print(json.dumps([new_text(t) for t in json.load(open(sys.argv[2], encoding='utf-8'))]))"
+        )
+        ran = subprocess.run([sys.executable, "-c", program, tmp, str(inputs)], capture_output=True, text=True)
+        if ran.returncode != 0:
+            raise SystemExit(f"the quoting code of {rev} did not run: {ran.stderr.strip().splitlines()[-1:]}")
+        return list(json.loads(ran.stdout))
+
+
+def _rate(hits: int, total: int) -> str:
+    return f"{hits} ({round(100 * hits / total) if total else 0}%)"
+
+
+def run(cases: list[Case], corpus: Path, before: str | None, show_all: bool) -> int:
+    outputs = [new_text(case.text) for case in cases]
+    after = score(cases, outputs)
+    earlier = score(cases, outputs_at(before, cases)) if before else None
     rows: list[tuple[str, str, str, str]] = []
-    right = 0
-    for case in cases:
-        actual, expected = normalise(new_text(case.text)), normalise(case.expected)
-        if actual == expected:
-            right += 1
-            rows.append((case.name, case.client, "OK", ""))
-        else:
-            rows.append((case.name, case.client, "WRONG", describe(case, actual, expected)))
-    widths = [max(len(row[i]) for row in rows + [("case", "client, language", "result", "")]) for i in range(3)]
-    print(f"{'case':<{widths[0]}}  {'client, language':<{widths[1]}}  {'result':<{widths[2]}}  difference")
-    print(f"{'-' * widths[0]}  {'-' * widths[1]}  {'-' * widths[2]}  {'-' * 10}")
-    for name, client, result, summary in rows:
-        print(f"{name:<{widths[0]}}  {client:<{widths[1]}}  {result:<{widths[2]}}  {summary}".rstrip())
-    print()
-    print(f"{right} of {len(cases)} right, {round(100 * right / len(cases)) if cases else 0}%")
+    for case, output, (exact, kept) in zip(cases, outputs, after):
+        if exact and not show_all:
+            continue
+        result = "OK" if exact else "WRONG" if kept else "LOST"
+        summary = "" if exact else describe(case, normalise(output), normalise(case.expected))
+        rows.append((f"{case.kind}/{case.name}" if case.kind != FIRST_SET else case.name, case.client, result, summary))
+    if rows:
+        widths = [max(len(row[i]) for row in rows + [("case", "client, language", "result", "")]) for i in range(3)]
+        print(f"{'case':<{widths[0]}}  {'client, language':<{widths[1]}}  {'result':<{widths[2]}}  difference")
+        print(f"{'-' * widths[0]}  {'-' * widths[1]}  {'-' * widths[2]}  {'-' * 10}")
+        for name, client, result, summary in rows:
+            print(f"{name:<{widths[0]}}  {client:<{widths[1]}}  {result:<{widths[2]}}  {summary}".rstrip())
+        print()
+    kinds = sorted({case.kind for case in cases}, key=lambda k: (k != FIRST_SET, k)) + ["all"]
+    arrow = f" ({before} → now)" if before else ""
+    print(f"{'class':<14} {'cases':>5}  {'exact' + arrow:<28} {'no new line lost' + arrow:<28}")
+    for kind in kinds:
+        picked = [i for i, case in enumerate(cases) if kind in ("all", case.kind)]
+        cells = []
+        for column in (0, 1):
+            now = _rate(sum(after[i][column] for i in picked), len(picked))
+            then = _rate(sum(earlier[i][column] for i in picked), len(picked)) if earlier else ""
+            cells.append(f"{then} → {now}" if earlier else now)
+        print(f"{kind:<14} {len(picked):>5}  {cells[0]:<28} {cells[1]:<28}")
+    lost = sum(not kept for _, kept in after)
+    print(f"\n{sum(exact for exact, _ in after)} of {len(cases)} exact; {lost} with a lost line of new text")
     where = "" if corpus.resolve() == CORPUS else f" --corpus {corpus}"
-    print(f"reproduce: .venv/bin/python bench/quoting.py{where}")
+    print(f"reproduce: .venv/bin/python bench/quoting.py{where}{f' --before {before}' if before else ''}")
+    return 0
+
+
+HOSTILE = {
+    "a 100 KB line of digits": "Hello\n" + "7" * 100_000 + "\n",
+    "16,000 digits": "Hello\n" + "7" * 16_000 + "\n",
+    "a 1 MB single word": "x" * 1_000_000,
+    "100,000 short lines": "ab\n" * 100_000,
+    "50,000 quoted lines": "> q\n" * 50_000,
+    "one line of 'On … wrote:' fragments": "Hi\n" + "On 9 Mar 2026 at 10:00 Support <s@e.com> wrote: " * 20_000,
+    "'Op …' line of 8,000 characters": "Hi\nOp " + "a " * 4_000 + "\n",
+    "'Op …' line of 32,000 characters": "Hi\nOp " + "a " * 16_000 + "\n",
+    "20,000 'On … wrote:' lines": "Hi\n" + "On 9 Mar 2026 at 10:00, Support <s@e.com> wrote:\n" * 20_000,
+    "50,000 header-like lines": "Hi\n" + "To: x <a@b.example>\n" * 50_000,
+}
+_TIMER = (
+    "import json, sys, time; sys.path.insert(0, sys.argv[1]); from mailbot.core.quoting import new_text; "
+    "text = json.load(open(sys.argv[2], encoding='utf-8')); t = time.process_time(); new_text(text); "
+    "print(time.process_time() - t)"
+)
+
+
+def hostile(before: str | None, limit: float) -> int:
+    """CPU time of `new_text` on each hostile input, now (and at `before`, stopped after `limit` seconds)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        if before:
+            archive = subprocess.run(["git", "-C", str(ROOT), "archive", before, "mailbot"], capture_output=True, check=True).stdout
+            subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        print(f"{'hostile input':<38} {'chars':>9}  {'now':>8}  {before or ''}")
+        for name, text in HOSTILE.items():
+            started = time.process_time()
+            new_text(text)
+            now = time.process_time() - started
+            then = ""
+            if before:
+                path = Path(tmp) / "input.json"
+                path.write_text(json.dumps(text), "utf-8")
+                try:
+                    ran = subprocess.run([sys.executable, "-c", _TIMER, tmp, str(path)], capture_output=True, text=True, timeout=limit)
+                    then = f"{float(ran.stdout):.3f} s" if ran.returncode == 0 else "failed"
+                except subprocess.TimeoutExpired:
+                    then = f"> {limit:.0f} s (stopped)"
+            print(f"{name:<38} {len(text):>9}  {now:>6.3f} s  {then}")
+    print(f"reproduce: .venv/bin/python bench/quoting.py --hostile{f' --before {before}' if before else ''}")
     return 0
 
 
@@ -209,9 +317,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--show", metavar="NAME", help="print one case's input, expected and actual text")
     parser.add_argument("--corpus", type=Path, default=CORPUS, help="case directory (default bench/reply-corpus)")
+    parser.add_argument("--before", metavar="REV", help="also score the quoting code of this commit (git archive)")
+    parser.add_argument("--all", action="store_true", help="list every case, not only the ones that differ")
+    parser.add_argument("--hostile", action="store_true", help="time hostile inputs instead (CPU seconds)")
+    parser.add_argument("--limit", type=float, default=60, help="with --hostile --before: stop the old code after this")
     args = parser.parse_args(argv)
+    if args.hostile:
+        return hostile(args.before, args.limit)
     cases = load_cases(args.corpus)
-    return show(cases, args.show) if args.show else run(cases, args.corpus)
+    return show(cases, args.show) if args.show else run(cases, args.corpus, args.before, args.all)
 
 
 if __name__ == "__main__":

@@ -15,38 +15,35 @@ from mailbot.config import Config
 from mailbot.customers.importer import ImportReport, import_rows, read_sql
 from mailbot.errors import ConfigError
 from mailbot.intake.imap import ImapSource
+from mailbot.intake.mail_source import MailSource
 from mailbot.intake.maildir import MaildirSource
 from mailbot.logs import log
+from mailbot.outbox.bot_mail import BotMailer
 from mailbot.outbox.enqueue import MailOrigin
 from mailbot.outbox.sender import OutboxSender, make_transport
-from mailbot.policy.loader import load_rules
-from mailbot.policy.terms import load_terms
-from mailbot.process.agent_mail import AgentMail, AgentSettings
+from mailbot.policy.in_force import Policy, load_policy
+from mailbot.process.agent_mail import AgentMail, AgentMailOptions
 from mailbot.process.desk import Desk, RunnerContext
-from mailbot.process.housekeeping import Housekeeping
-from mailbot.process.respond import Policy, ReplySettings, Responder
+from mailbot.process.pipeline import Pipeline, Step
+from mailbot.process.redaction import CredentialRedaction
+from mailbot.process.renewals import RenewalReminders
 from mailbot.process.runner import RunStats, process_pending
+from mailbot.process.steps.acknowledgement import Acknowledge
+from mailbot.process.steps.agent_notify import NotifyAgents
+from mailbot.process.steps.agent_reply import AgentReply
+from mailbot.process.steps.automatic_mail import DetectAutomatic
+from mailbot.process.steps.bounce_report import RecordBounce
+from mailbot.process.steps.credentials_schedule import ScheduleRedaction
+from mailbot.process.steps.entitlement_check import CheckEntitlement
+from mailbot.process.steps.response_deadline import StartResponseClock
+from mailbot.process.steps.rule_notify import NotifyRuleRecipients
+from mailbot.process.steps.rules_decision import DecideByRules
 from mailbot.process.sweep import Sweeper
-from mailbot.render import load_templates
 from mailbot.store import migrate
 from mailbot.store.db import make_engine, session_factory, unit_of_work
 from mailbot.time_source import Clock, SystemClock
 
 logger = logging.getLogger("mailbot")
-
-Source = ImapSource | MaildirSource
-
-
-def load_policy(config: Config) -> Policy:
-    """Rules, templates and support terms, validated together (a rule naming a missing template is an error)."""
-    folders = [p for p in (config.settings.rules.templates_dir, config.rules_dir / "templates") if p is not None]
-    templates = load_templates(folders, config.settings.replies.default_language)
-    rules = load_rules(config.rules_dir, templates.names)
-    terms = load_terms(config.rules_dir, config.settings.mailbot.timezone)
-    if terms.levels and terms.escalation_template not in templates.names:
-        raise ConfigError(config.rules_dir / "escalation.toml", [("template", f"unknown template {terms.escalation_template!r}")])
-    return Policy(rules=rules, templates=templates, terms=terms)
-
 
 class App:
     def __init__(self, config: Config, clock: Clock | None = None) -> None:
@@ -54,6 +51,8 @@ class App:
         self.clock: Clock = clock or SystemClock()
         self._policy: Policy | None = None
         self._lock = threading.Lock()
+        # Sources the last poll could not read, with the reason (a refused sign-in, a server down).
+        self.unreadable: dict[str, str] = {}
 
     @cached_property
     def engine(self) -> Engine:
@@ -91,34 +90,53 @@ class App:
 
     # the parts --------------------------------------------------------------------------------------
     @cached_property
+    def desk(self) -> Desk:
+        return Desk.from_config(self.config)
+
+    @cached_property
     def context(self) -> RunnerContext:
-        return RunnerContext(desk=Desk.from_config(self.config), clock=self.clock)
+        return RunnerContext(desk=self.desk, clock=self.clock)
 
     @cached_property
     def origin(self) -> MailOrigin:
         s = self.config.settings
-        desk = self.context.desk
         return MailOrigin(
-            support_address=desk.support_address,
+            support_address=self.desk.support_address,
             support_name=s.mailbot.support_name,
-            message_id_domain=desk.message_id_domain,
-            signer=desk.signer,
+            message_id_domain=self.desk.message_id_domain,
+            signer=self.desk.signer,
             give_up_after=timedelta(hours=s.smtp.give_up_after_hours),
         )
 
     @cached_property
-    def responder(self) -> Responder:
-        r = self.config.settings.replies
-        settings = ReplySettings(default_language=r.default_language, max_auto_replies_per_day=r.max_auto_replies_per_day)
-        a = self.config.settings.agents
-        agents = AgentMail(self.context.desk, self.origin, AgentSettings(a.show_agent_names, a.attach_max_bytes, r.default_language))
-        return Responder(lambda: self.policy, self.context.desk, self.origin, settings, agents)
+    def mailer(self) -> BotMailer:
+        return BotMailer(self.origin)
 
     @cached_property
-    def sources(self) -> list[Source]:
+    def pipeline(self) -> Pipeline:
+        """The steps after filing, in order (each one a module under process/steps/)."""
+        s = self.config.settings
+        language = s.replies.default_language
+        agents = AgentMail(self.desk, self.mailer, AgentMailOptions(s.agents.show_agent_names, s.agents.attach_max_bytes, language))
+        steps: list[Step] = [
+            AgentReply(agents),
+            DetectAutomatic(self.desk),
+            CheckEntitlement(),
+            DecideByRules(language),
+            StartResponseClock(),
+            ScheduleRedaction(),
+            RecordBounce(self.desk),
+            Acknowledge(self.desk, self.mailer, s.replies.max_auto_replies_per_day),
+            NotifyRuleRecipients(self.mailer, language),
+            NotifyAgents(agents),
+        ]
+        return Pipeline(steps, lambda: self.policy)
+
+    @cached_property
+    def sources(self) -> list[MailSource]:
         s = self.config.settings
         batch = s.processing.batch_size
-        found: list[Source] = [ImapSource(acc, self.sessions, self.clock) for acc in s.imap]
+        found: list[MailSource] = [ImapSource(acc, self.sessions, self.clock) for acc in s.imap]
         found += [MaildirSource(md, self.sessions, self.clock, batch) for md in s.maildir]
         return found
 
@@ -134,21 +152,33 @@ class App:
         for src in self.sources:
             if should_stop():
                 break
-            stored += src.poll().stored
+            result = src.poll(should_stop)
+            stored += result.stored
+            health = src.health()
+            if health.failing:
+                self.unreadable[src.name] = health.last_error or "unreadable"
+            else:
+                self.unreadable.pop(src.name, None)
         return stored
 
     def process(self, should_stop: Callable[[], bool] = lambda: False, limit: int | None = None) -> RunStats:
-        return process_pending(self.sessions, self.context, limit=limit, after=self.responder, should_stop=should_stop)
+        return process_pending(self.sessions, self.context, limit=limit, after=self.pipeline, should_stop=should_stop)
 
     @cached_property
     def sweeper(self) -> Sweeper:
-        language = self.config.settings.replies.default_language
-        housekeeping = Housekeeping(self.sessions, lambda: self.policy, self.context.desk, self.origin, language)
-        return Sweeper(self.sessions, lambda: self.policy, self.context.desk, self.origin, language, housekeeping)
+        return Sweeper(self.sessions, lambda: self.policy, self.mailer, self.config.settings.replies.default_language)
 
     def sweep(self, should_stop: Callable[[], bool] = lambda: False) -> int:
         """Fire the warnings and breach notices that are due; returns how many."""
         return self.sweeper.run(self.clock.now(), should_stop)
+
+    def remind_renewals(self) -> int:
+        """Queue the renewal reminders that are due; returns how many."""
+        return RenewalReminders(self.sessions, lambda: self.policy, self.mailer, self.config.settings.replies.default_language).run(self.clock.now())
+
+    def redact_credentials(self) -> int:
+        """Remove the passwords whose redaction time has come; returns from how many messages."""
+        return CredentialRedaction(self.sessions).run(self.clock.now())
 
     def sync_customers(self) -> ImportReport | None:
         """Pull purchases from the billing database, if one is configured (it is the truth: a full sync)."""

@@ -20,6 +20,7 @@ from pydantic import (
 )
 from sqlalchemy.engine import make_url
 
+from mailbot.core.client_certificate import ClientCertificate, parse_client_certificate
 from mailbot.errors import ConfigError, from_validation
 
 ADDRESS_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
@@ -75,6 +76,164 @@ class Secret(Strict):
         return self
 
 
+# Token endpoints of the two providers most support mailboxes live at; `provider` names one of them.
+PROVIDER_ENDPOINTS = {
+    "microsoft": "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token",
+    "google": "https://oauth2.googleapis.com/token",
+}
+# What to ask for when the config names no scope: Exchange Online's app-only access (client credentials), and
+# IMAP plus SMTP for a signed-in user (refresh token; Google keeps the scope it granted, so none is sent).
+DEFAULT_SCOPES = {
+    ("microsoft", "client_credentials"): "https://outlook.office365.com/.default",
+    ("microsoft", "refresh_token"): "https://outlook.office.com/IMAP.AccessAsUser.All https://outlook.office.com/SMTP.Send offline_access",
+}
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+
+
+class OAuth2Config(Strict):
+    """Where an account's OAuth2 access token comes from: a token endpoint (client credentials or refresh
+    token grant) or a command that prints one."""
+
+    provider: Literal["microsoft", "google"] | None = None
+    tenant: str | None = None
+    token_endpoint: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    client_secret_file: FsPath | None = None
+    client_secret_env: str | None = None
+    certificate_file: FsPath | None = None
+    private_key_file: FsPath | None = None
+    refresh_token_file: FsPath | None = None
+    token_command: str | None = None
+    scope: str | None = None
+    mechanism: Literal["auto", "xoauth2", "oauthbearer"] = "auto"
+    timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+
+    @property
+    def grant(self) -> Literal["command", "refresh_token", "client_credentials"]:
+        if self.token_command is not None:
+            return "command"
+        return "refresh_token" if self.refresh_token_file is not None else "client_credentials"
+
+    @property
+    def endpoint(self) -> str:
+        """The token endpoint: the one given, else the provider's."""
+        if self.token_endpoint:
+            return self.token_endpoint
+        assert self.provider is not None  # the validator makes sure of one or the other
+        return PROVIDER_ENDPOINTS[self.provider].format(tenant=self.tenant or "")
+
+    @property
+    def effective_scope(self) -> str | None:
+        if self.scope is not None:
+            return self.scope or None
+        return DEFAULT_SCOPES.get((self.provider or "", self.grant))
+
+    def resolve_client_secret(self) -> str | None:
+        if self.client_secret is not None:
+            return self.client_secret
+        if self.client_secret_file is not None:
+            return self.client_secret_file.read_text(encoding="utf-8").strip()
+        if self.client_secret_env is not None:
+            return os.environ.get(self.client_secret_env)
+        return None
+
+    def client_certificate(self) -> ClientCertificate:
+        """The certificate and private key for `private_key_jwt` (the key may be in certificate_file)."""
+        assert self.certificate_file is not None
+        key_file = self.private_key_file or self.certificate_file
+        try:
+            return parse_client_certificate(self.certificate_file.read_bytes(), key_file.read_bytes())
+        except OSError as exc:
+            raise ValueError(f"cannot read {exc.filename}: {exc.strerror}") from None
+        except ValueError as exc:
+            raise ValueError(f"certificate_file {str(self.certificate_file)!r}: {exc}") from None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> "OAuth2Config":
+        secrets_given = [n for n in ("client_secret", "client_secret_file", "client_secret_env") if getattr(self, n) is not None]
+        if self.token_command is not None:
+            extra = [
+                n for n in ("provider", "tenant", "token_endpoint", "client_id", "certificate_file", "private_key_file", "refresh_token_file", "scope")
+                if getattr(self, n) is not None
+            ] + secrets_given
+            if extra:
+                raise ValueError(f"token_command prints the access token itself; remove {', '.join(extra)}")
+            if not self.token_command.strip():
+                raise ValueError("token_command is empty")
+            return self
+        if self.provider is None and not self.token_endpoint:
+            raise ValueError("give provider = 'microsoft' or 'google', or token_endpoint, or token_command")
+        if self.provider == "microsoft" and not self.token_endpoint and not self.tenant:
+            raise ValueError("provider 'microsoft' needs tenant (your directory's ID or domain, e.g. 'contoso.onmicrosoft.com')")
+        if self.token_endpoint:
+            _check_endpoint(self.token_endpoint)
+        if not self.client_id:
+            raise ValueError("client_id is required (the application's client ID from its registration)")
+        if len(secrets_given) > 1:
+            raise ValueError(f"give only one of {', '.join(secrets_given)}")
+        if secrets_given and self.certificate_file is not None:
+            raise ValueError("give a client secret or certificate_file, not both")
+        if self.private_key_file is not None and self.certificate_file is None:
+            raise ValueError("private_key_file needs certificate_file (the certificate registered with the application)")
+        for key in ("client_secret_file", "certificate_file", "private_key_file", "refresh_token_file"):
+            path = getattr(self, key)
+            if path is not None and not path.is_file():
+                raise ValueError(f"{key} {str(path)!r} does not exist")
+        if self.certificate_file is not None:
+            self.client_certificate()  # unreadable or mismatched files stop here, not at the first sign-in
+        if self.client_secret_env is not None and self.client_secret_env not in os.environ:
+            raise ValueError(f"client_secret_env names {self.client_secret_env!r}, which is not set in the environment")
+        if self.refresh_token_file is not None:
+            mode = self.refresh_token_file.stat().st_mode & 0o777
+            if mode & 0o077:
+                raise ValueError(
+                    f"refresh_token_file {str(self.refresh_token_file)!r} is readable by others (mode {mode:o}); "
+                    "run chmod 600 on it"
+                )
+        elif not secrets_given and self.certificate_file is None:
+            raise ValueError(
+                "the client credentials grant needs client_secret (or client_secret_file, client_secret_env) or "
+                "certificate_file; for a signed-in user give refresh_token_file instead"
+            )
+        elif self.provider == "google" and not self.token_endpoint:
+            raise ValueError(
+                "Google has no client credentials grant for mail: give refresh_token_file, or a token_command "
+                "(for a service account with domain-wide delegation)"
+            )
+        return self
+
+
+def _check_endpoint(url: str) -> None:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.netloc:
+        return
+    if parts.scheme == "http" and parts.netloc.rsplit(":", 1)[0] in LOOPBACK_HOSTS:
+        return  # a token endpoint on this machine (tests, a local proxy)
+    raise ValueError(f"token_endpoint {url!r} must be an https:// URL")
+
+
+class SignIn(Secret):
+    """How an account signs in: a password (inline, file or environment), or OAuth2."""
+
+    auth: Literal["password", "oauth2"] = "password"
+    oauth2: OAuth2Config | None = None
+
+    @model_validator(mode="after")
+    def _auth(self) -> "SignIn":
+        if self.auth == "oauth2":
+            if self.oauth2 is None:
+                raise ValueError("auth = 'oauth2' needs an oauth2 table (provider, client_id, ... or token_command)")
+            given = [n for n in ("password", "password_file", "password_env") if getattr(self, n) is not None]
+            if given:
+                raise ValueError(f"auth = 'oauth2' signs in with a token; remove {', '.join(given)}")
+        elif self.oauth2 is not None:
+            raise ValueError("an oauth2 table is given but auth = 'password'; set auth = 'oauth2' to use it")
+        return self
+
+
 class DeskConfig(Strict):
     state_dir: FsPath = Path("mailbot-state")
     database_url: str = ""
@@ -104,7 +263,7 @@ class DeskConfig(Strict):
         return self
 
 
-class ImapConfig(Secret):
+class ImapConfig(SignIn):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
     host: str
     port: Annotated[int, Field(gt=0, lt=65536)] | None = None
@@ -158,9 +317,11 @@ class Schedule(Strict):
     process_seconds: Annotated[float, Field(gt=0)] = 5.0
     outbox_seconds: Annotated[float, Field(gt=0)] = 10.0
     sweep_seconds: Annotated[float, Field(gt=0)] = 60.0
+    reminders_seconds: Annotated[float, Field(gt=0)] = 600.0
+    redaction_seconds: Annotated[float, Field(gt=0)] = 600.0
 
 
-class SmtpConfig(Secret):
+class SmtpConfig(SignIn):
     transport: Literal["smtp", "maildir"] = "maildir"
     host: str = "localhost"
     port: Annotated[int, Field(gt=0, lt=65536)] | None = None
@@ -177,6 +338,8 @@ class SmtpConfig(Secret):
 
     @model_validator(mode="after")
     def _plaintext(self) -> "SmtpConfig":
+        if self.transport == "smtp" and self.auth == "oauth2" and not self.username:
+            raise ValueError("auth = 'oauth2' needs username (the mailbox the token is for)")
         if self.transport == "smtp" and self.security == "plain" and not self.allow_plaintext:
             raise ValueError(
                 "security = 'plain' sends mail and the password unencrypted; set allow_plaintext = true to accept that"
@@ -345,6 +508,10 @@ PATH_KEYS = {
     ("smtp", "password_file"),
     ("smtp", "ca_file"),
     ("smtp", "outgoing_maildir"),
+    ("oauth2", "client_secret_file"),
+    ("oauth2", "certificate_file"),
+    ("oauth2", "private_key_file"),
+    ("oauth2", "refresh_token_file"),
     ("rules", "dir"),
     ("rules", "templates_dir"),
     ("maildir", "path"),
@@ -359,6 +526,8 @@ def _absolutise(data: dict[str, Any], base: Path) -> dict[str, Any]:
             if (section, key) in PATH_KEYS and isinstance(value, str) and value:
                 p = Path(value).expanduser()
                 table[key] = str(p if p.is_absolute() else base / p)
+            elif isinstance(value, dict):
+                fix(key, value)  # a sub-table such as [imap.oauth2]
 
     for section, value in data.items():
         if isinstance(value, dict):

@@ -20,8 +20,6 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from mailbot import systemd
 from mailbot.app import App
-from mailbot.intake.idle import IdleWatcher
-from mailbot.intake.imap import ImapSource
 from mailbot.logs import log
 
 logger = logging.getLogger("mailbot.daemon")
@@ -65,6 +63,15 @@ class Daemon:
             self.wake("outbox")
         return fired
 
+    async def reminders(self) -> int:
+        queued = await asyncio.to_thread(self.app.remind_renewals)
+        if queued:
+            self.wake("outbox")
+        return queued
+
+    async def redaction(self) -> int:
+        return await asyncio.to_thread(self.app.redact_credentials)
+
     async def sync(self) -> None:
         await asyncio.to_thread(self.app.sync_customers)
 
@@ -96,18 +103,24 @@ class Daemon:
             if job is not None:
                 job.modify(next_run_time=datetime.now(timezone.utc))
 
+    def jobs_in_order(self) -> tuple[tuple[str, Callable[[], Awaitable[Any]]], ...]:
+        return (
+            ("poll", self.poll), ("process", self.process), ("sweep", self.sweep), ("reminders", self.reminders),
+            ("redaction", self.redaction), ("outbox", self.outbox),
+        )
+
     async def run_once(self) -> bool:
         """One of each job, in order (for cron users and tests). A job that fails is logged and the others
         still run; returns whether all succeeded."""
         ok = True
-        for name, job in (("poll", self.poll), ("process", self.process), ("sweep", self.sweep), ("outbox", self.outbox)):
+        for name, job in self.jobs_in_order():
             try:
                 await job()
             except Exception:
                 log(logger, logging.ERROR, "job.failed", job=name, exc_info=True)
                 ok = False
         await self.app.sender.transport.close()
-        return ok
+        return ok and not self.app.unreadable  # a source that could not be read fails the run too
 
     async def run_forever(self) -> None:
         loop = asyncio.get_running_loop()
@@ -130,6 +143,8 @@ class Daemon:
             ("process", self.process, every.process_seconds),
             ("outbox", self.outbox, every.outbox_seconds),
             ("sweep", self.sweep, every.sweep_seconds),
+            ("reminders", self.reminders, every.reminders_seconds),
+            ("redaction", self.redaction, every.redaction_seconds),
         ):
             sched.add_job(
                 self._guarded(job_id, fn), "interval", seconds=seconds, id=job_id, name=job_id, next_run_time=now,
@@ -148,10 +163,7 @@ class Daemon:
         def wake_poll() -> None:
             loop.call_soon_threadsafe(self.wake, "poll")
 
-        watchers = [
-            IdleWatcher(src.account, wake_poll)
-            for src in self.app.sources if isinstance(src, ImapSource) and src.account.idle
-        ]
+        watchers = [w for w in (src.watcher(wake_poll) for src in self.app.sources) if w is not None]
         for watcher in watchers:
             watcher.start()
         systemd.notify("READY=1", "STATUS=running")

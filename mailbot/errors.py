@@ -43,3 +43,13 @@ def from_validation(path: Path | str, exc: ValidationError, prefix: str = "") ->
             msg = "required key is missing"
         problems.append((key, msg))
     return ConfigError(path, problems)
+
+
+class FilesError(ConfigError):
+    """Problems in several files (templates of a rules folder): each line names its own file."""
+
+    def __init__(self, problems: Iterable[tuple[Path | str, str]]) -> None:
+        listed = [(str(path), reason) for path, reason in problems]
+        Exception.__init__(self, "\n".join(f"{path}: {reason}" for path, reason in listed))
+        self.path = listed[0][0] if listed else ""
+        self.problems = listed

@@ -51,7 +51,7 @@ def setup(level: str = "info") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Libraries speak only when something is wrong.
-    for noisy in ("apscheduler", "imapclient", "aiosmtplib", "alembic", "sqlalchemy"):
+    for noisy in ("apscheduler", "imapclient", "aiosmtplib", "alembic", "sqlalchemy", "authlib", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.getLogger("mailparser").setLevel(logging.ERROR)  # see mailbot/parse.py
     scheduler = logging.getLogger("apscheduler.scheduler")

@@ -6,11 +6,11 @@ the desk's default language as the fallback.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
@@ -19,44 +19,15 @@ from jinja2 import (
     Environment,
     FileSystemLoader,
     StrictUndefined,
-    TemplateError,
     pass_context,
 )
 from jinja2.runtime import Context
 
+from mailbot.core.template_contexts import MailContext
 from mailbot.errors import ConfigError
+from mailbot.template_check import check_template
 
 BUILTIN = Path(__file__).parent / "templates"
-
-
-# Every name a template may use, with an example value: `rules check` renders each template with these,
-# so a misspelt name is found before a customer would see it. (Escalation templates also get `level`,
-# `clock` and `time_left`.)
-SAMPLE: dict[str, Any] = {
-    "ticket": {"id": 1042, "subject": "Checkout page is blank", "queue": "support", "priority": "normal", "status": "new", "assignee": None},
-    "customer": {"address": "alice@example.com", "name": "Alice", "timezone": "Europe/Berlin"},
-    "message": {"subject": "Checkout page is blank", "text": "Hello", "message_id": "x@example.com"},
-    "desk": {"name": "Support", "address": "support@example.com"},
-    "entitlement": {
-        "state": "active", "plan": "standard", "product": "Shop", "reason": "support period 2026-03-01 to 2026-03-31",
-        "valid_until": datetime(2026, 3, 31, tzinfo=timezone.utc), "renew_url": "https://example.com/renew",
-    },
-    "deadline": datetime(2026, 3, 3, 9, 0, tzinfo=timezone.utc),
-    "zone": "Europe/Berlin",
-    "reply_address": "support+t1042-abcdefghijkl@example.com",
-    "new_ticket": True,
-    "now": datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc),
-    "agent": {"name": "Bob", "address": "bob@example.com"},
-    "attachments": ["log.txt (text/plain, 1,200 bytes)"],
-    "warning": "",
-    "marks": [],
-    "errors": ["unknown command #clsoe"],
-    "help": ["#close — close the ticket"],
-    "days_left": 7,
-    "level": {"name": "warning-75", "fraction": 0.75},
-    "clock": "first",
-    "time_left": "6 h",
-}
 
 
 @pass_context
@@ -80,8 +51,8 @@ class Rendered:
 
 
 class Templates:
-    def __init__(self, folders: Sequence[Path], default_language: str = "en") -> None:
-        self.folders = [f for f in folders if f.is_dir()] + [BUILTIN]
+    def __init__(self, folders: Sequence[Path], default_language: str = "en", builtin: bool = True) -> None:
+        self.folders = [f for f in folders if f.is_dir()] + ([BUILTIN] if builtin else [])
         self.default_language = default_language
         self.env = Environment(
             loader=ChoiceLoader([FileSystemLoader(str(f)) for f in self.folders]),
@@ -111,28 +82,31 @@ class Templates:
             return self.default_language
         return sorted(langs)[0]
 
-    def render(self, name: str, language: str, context: dict[str, Any]) -> Rendered:
+    def render(self, name: str, language: str, context: MailContext) -> Rendered:
+        """Render template `name` in `language` (else the default) with the context of its kind."""
         lang = self.language_for(name, language)
         template = self.env.get_template(f"{name}.{lang}.j2")
-        ctx = template.new_context({**context, "language": lang})
+        ctx = template.new_context({**context.as_mapping(), "language": lang})
         subject = " ".join("".join(template.blocks["subject"](ctx)).split())
         body = "".join(template.blocks["body"](ctx)).strip("\n") + "\n"
         return Rendered(subject=subject, body=body, language=lang, source=str(template.filename))
 
-    def check(self, sample: dict[str, Any]) -> list[tuple[str, str]]:
-        """Render every template with `sample`; returns (file, problem) for each one that fails."""
-        problems = []
-        for name, langs in sorted(self.available.items()):
-            for lang in sorted(langs):
-                try:
-                    template = self.env.get_template(f"{name}.{lang}.j2")
-                    missing = {"subject", "body"} - set(template.blocks)
-                    if missing:
-                        problems.append((str(template.filename), f"needs blocks subject and body; missing {', '.join(sorted(missing))}"))
-                        continue
-                    self.render(name, lang, sample)
-                except TemplateError as exc:
-                    problems.append((f"{name}.{lang}.j2", f"{type(exc).__name__}: {exc}"))
+    def check(self, kind_for: Callable[[str], type[MailContext]]) -> list[tuple[str, str]]:
+        """Every template file, checked against the context of its kind; (file, problem) for each problem.
+        An override is checked as well as the file it hides: both are the templates of this folder set."""
+        problems: list[tuple[str, str]] = []
+        for folder in self.folders:
+            for path in sorted(folder.glob("*.j2")):
+                parts = path.name[: -len(".j2")].split(".")
+                if len(parts) != 2:
+                    problems.append((str(path), "a template is named NAME.LANG.j2 (for example ack.en.j2)"))
+                    continue
+                name, lang = parts
+                kind = kind_for(name)
+                single = Templates([folder], self.default_language, builtin=False)
+                render = functools.partial(single.render, name, lang)
+                for problem in check_template(single.env, path.name, kind, render):
+                    problems.append((str(path), problem))
         return problems
 
 

@@ -20,6 +20,7 @@ from mailbot.store.db import make_engine, session_factory
 from mailbot.store.models import Base
 from mailbot.time_source import FixedClock
 from tests.support.dovecot import Dovecot, ImapUser
+from tests.support.token_endpoint import TokenEndpoint
 
 DATA = Path(__file__).parent / "data"
 # Rules that acknowledge every new ticket: for tests of the machinery rather than of entitlement policies.
@@ -96,6 +97,8 @@ def toml_value(value: Any) -> str:
         return repr(value)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):  # a sub-table such as imap.oauth2, written inline
+        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
@@ -143,6 +146,14 @@ def dovecot() -> Iterator[Dovecot]:
 @pytest.fixture
 def imap_user(dovecot: Dovecot) -> ImapUser:
     return dovecot.add_user()
+
+
+@pytest.fixture
+def token_endpoint(dovecot: Dovecot) -> Iterator[TokenEndpoint]:
+    """A local OAuth2 token endpoint whose access tokens the test Dovecot accepts."""
+    endpoint = TokenEndpoint(dovecot.oauth2_key).start()
+    yield endpoint
+    endpoint.stop()
 
 
 def imap_section(dovecot: Dovecot, user: ImapUser, **extra: Any) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from mailbot.cli.app_session import opened_app
@@ -18,7 +19,9 @@ def cmd_poll(config: Config, args: argparse.Namespace) -> int:
             f"stored {stored} new message(s); filed {stats.done}, duplicates {stats.duplicates}, "
             f"retry later {stats.retried}, quarantined {stats.quarantined}"
         )
-        return 0
+        for name, error in app.unreadable.items():
+            print(f"mailbot: could not read source {name}: {error}", file=sys.stderr)
+        return 1 if app.unreadable else 0
 
 
 def register(sub: Any) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from mailbot.cli.app_session import opened_app
 from mailbot.cli.display import short
 from mailbot.config import Config
+from mailbot.core.ticket_states import InboundStatus
 from mailbot.process.runner import retry_quarantined
 from mailbot.store.db import unit_of_work
 from mailbot.store.models import (
@@ -22,7 +23,7 @@ def cmd_quarantine(config: Config, args: argparse.Namespace) -> int:
     with opened_app(config, args) as app:
         with unit_of_work(app.sessions) as s:
             if args.action == "list":
-                rows = s.scalars(select(Inbound).where(Inbound.status == "quarantined").order_by(Inbound.id)).all()
+                rows = s.scalars(select(Inbound).where(Inbound.status == InboundStatus.QUARANTINED).order_by(Inbound.id)).all()
                 if not rows:
                     print("quarantine is empty")
                 for r in rows:

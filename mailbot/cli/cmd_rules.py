@@ -11,23 +11,19 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from mailbot.app import load_policy
 from mailbot.cli.app_session import opened_app
 from mailbot.config import Config
-from mailbot.errors import ConfigError
+from mailbot.core.ticket_states import InboundStatus
 from mailbot.intake.inbound import content_hash, sniff_message_id
 from mailbot.parse import MalformedMail, parse_mail
+from mailbot.policy.in_force import load_policy
 from mailbot.process.filing import file_message
-from mailbot.render import SAMPLE
 from mailbot.store.models import Event, Inbound, Outbox
 from mailbot.store.writer import Writer
 
 
 def cmd_check(config: Config, args: argparse.Namespace) -> int:
-    policy = load_policy(config)
-    problems = policy.templates.check(SAMPLE)
-    if problems:
-        raise ConfigError(config.rules_dir / "templates", problems)
+    policy = load_policy(config)  # every rule, and every template against the context of its kind
     print(f"{config.rules_dir}: {len(policy.rules.rules)} rules OK")
     for rule in policy.rules.rules:
         extra = " (continue)" if rule.keep_going else ""
@@ -66,7 +62,7 @@ def cmd_test(config: Config, args: argparse.Namespace) -> int:
             before = session.scalar(select(func.max(Outbox.id))) or 0
             row = Inbound(
                 source="rules-test", folder="-", raw_sha256="dry-run:" + content_hash(raw)[:56],
-                message_id=sniff_message_id(raw), size=len(raw), fetched_at=now, status="pending", attempts=0,
+                message_id=sniff_message_id(raw), size=len(raw), fetched_at=now, status=InboundStatus.RECEIVED, attempts=0,
                 next_attempt_at=now,
             )
             session.add(row)
@@ -76,7 +72,7 @@ def cmd_test(config: Config, args: argparse.Namespace) -> int:
             if filed.duplicate:
                 print(f"duplicate of a message already filed on ticket #{filed.ticket_id}: nothing would happen")
                 return 0
-            app.responder(writer, row.id, filed, now)
+            app.pipeline(writer, row.id, filed, now)
             writer.flush()
             print(f"From: {mail.sender or '(no usable sender: ' + str(mail.sender_problem) + ')'}")
             print(f"Subject: {mail.subject}")

@@ -10,11 +10,10 @@ from sqlalchemy.orm import Session
 from mailbot.app import App
 from mailbot.cli.app_session import on_ticket
 from mailbot.config import Config
+from mailbot.core.ticket_states import TicketStatus
 from mailbot.process import response_clock
 from mailbot.process.filing import TicketState
 from mailbot.store.journal import add_event
-
-STATUSES = ("new", "open", "pending", "solved", "closed")
 
 
 def cmd_status(config: Config, args: argparse.Namespace) -> int:
@@ -23,7 +22,7 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
     def change(app: App, session: Session, ticket: TicketState) -> int:
         now = app.clock.now()
         changed.append(ticket.status)
-        response_clock.set_status(ticket, args.status, now, app.policy.terms)
+        response_clock.set_status(ticket, TicketStatus(args.status), now, app.policy.terms)
         ticket.save(session.connection(), now)
         add_event(session, ticket.id, "ticket.status", now, before=changed[0], after=args.status, by="cli")
         return 0
@@ -37,5 +36,5 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     p = sub.add_parser("status", help="set ticket N's status (pending pauses its response clock)")
     p.add_argument("number", type=int)
-    p.add_argument("status", choices=STATUSES)
+    p.add_argument("status", choices=[s.value for s in TicketStatus], help="; ".join(f"{s.value}: {s.meaning}" for s in TicketStatus))
     p.set_defaults(handler=cmd_status)

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from mailbot.cli.app_session import opened_app
 from mailbot.cli.display import short
 from mailbot.config import Config
+from mailbot.core.quoting import strip_reply
 from mailbot.store.db import unit_of_work
 from mailbot.store.models import (
     Attachment,
@@ -30,6 +31,20 @@ def describe_event(detail: dict[str, Any], full: bool) -> str:
         if not full:
             shown.pop("not_matched", None)
     return ", ".join(f"{k}={v}" for k, v in shown.items() if v not in (None, [], "", False))
+
+
+def with_folds(text: str) -> list[str]:
+    """The stored text, with what reply stripping leaves out of relays and notifications marked as folded."""
+    stripped = strip_reply(text)
+    out: list[str] = []
+    at = 0
+    for fold in stripped.folds:
+        out += stripped.lines[at : fold.first]
+        n = fold.last - fold.first + 1
+        out.append(f"[folded, {n} line{'s' if n > 1 else ''}, rule {fold.rule}: {fold.reason}]")
+        out += ["| " + line for line in stripped.lines[fold.first : fold.last + 1]]
+        at = fold.last + 1
+    return out + list(stripped.lines[at:])
 
 
 def cmd_tickets(config: Config, args: argparse.Namespace) -> int:
@@ -61,7 +76,7 @@ def cmd_tickets(config: Config, args: argparse.Namespace) -> int:
                 print(f"    Subject: {m.subject}")
                 for a in s.scalars(select(Attachment).where(Attachment.ticket_message_id == m.id)):
                     print(f"    [{a.disposition}] {a.filename} ({a.content_type}, {a.size} bytes, sha256 {a.sha256[:12]})")
-                lines = m.text.strip().splitlines()
+                lines = with_folds(m.text.strip()) if args.full and m.direction == "in" else m.text.strip().splitlines()
                 if not args.full and len(lines) > 15:
                     lines = lines[:15] + [f"[… {len(lines) - 15} more lines; --full shows all]"]
                 print("    " + "\n    ".join(lines))
@@ -79,5 +94,5 @@ def register(sub: Any) -> None:
     lp.add_argument("--limit", type=int, default=50)
     sp = tsub.add_parser("show")
     sp.add_argument("number", type=int)
-    sp.add_argument("--full", action="store_true", help="print whole message texts")
+    sp.add_argument("--full", action="store_true", help="print whole message texts, with what reply stripping folds marked")
     p.set_defaults(handler=cmd_tickets)

@@ -6,12 +6,14 @@ import re
 from dataclasses import dataclass
 
 PRIORITIES = ("low", "normal", "high", "urgent")
+# Commands that set the ticket's status of the same name (core.ticket_states).
+STATUS_COMMANDS = ("open", "pending", "solved", "close")
 _LINE = re.compile(r"^#([a-z]+)\b\s*(.*)$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class Command:
-    name: str  # close | pending | open | assign | priority | queue | note
+    name: str  # close | pending | solved | open | assign | priority | queue | note
     argument: str = ""
 
 
@@ -29,6 +31,7 @@ class Parsed:
 HELP = {
     "close": "#close — close the ticket and send the customer the closing message",
     "pending": "#pending — wait on the customer (the response clock pauses)",
+    "solved": "#solved — answered and solved: no clock runs; the customer's reply reopens it",
     "open": "#open — reopen",
     "assign": "#assign ADDRESS or #assign me — assign the ticket",
     "priority": "#priority low|normal|high|urgent",
@@ -59,7 +62,7 @@ def parse(text: str) -> Parsed:
             errors.append(f"#{name} needs an argument: {HELP[name]}")
         elif name == "priority" and arg.lower() not in PRIORITIES:
             errors.append(f"#priority {arg}: use one of {', '.join(PRIORITIES)}")
-        elif name in ("close", "pending", "open", "note") and arg:
+        elif name in STATUS_COMMANDS and arg or name == "note" and arg:
             errors.append(f"#{name} takes no argument (got {arg!r})")
         else:
             commands.append(Command(name, arg.lower() if name in ("priority", "assign") else arg))

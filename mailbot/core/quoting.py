@@ -1,134 +1,242 @@
-"""The new part of a reply: quoted history, attribution lines and signatures removed (mail-parser-reply),
-with data for the forms that library's language table lacks (measured by bench/quoting.py)."""
+"""The new part of a reply: what the writer wrote now, with quoted history, attributions and footers folded away.
+
+`strip_reply(text)` labels every line of a message: kept (new text) or folded by a named rule, with the
+reason. It is a pure function of the text, so what it cut can be shown next to the stored message at any
+time. The invariant it keeps: a line is folded only when it is quoted history or a client's boilerplate
+around it (attribution, header block, separator, forwarding marker, footer) or a "-- " signature. When in
+doubt, the line is kept: a quote that stays costs less than a sentence that is lost.
+
+Two shapes of reply:
+- top-posted: new text, then history. History starts at the first marker (a ">" quote, an attribution, a
+  header block, an "Original Message" separator); everything from there on is folded.
+- inline or bottom-posted: the writer's text comes after quoted lines. Only the quoted lines, the
+  attributions right above them and the wrapped tails of quoted lines are folded; every other line stays.
+Forwarded mail keeps the forwarded content (it is the content); only the "Forwarded message" line is folded.
+
+Every pattern is linear-time (RE2) and sees one line (or an attribution's two or three) at a time; lines
+beyond the first MAX_SCAN_CHARS of a message are not examined and are kept unless history began above them.
+"""
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass
 
-from mailparser_reply import EmailReplyParser
-from mailparser_reply.constants import MAIL_LANGUAGES, QUOTED_MATCH_INCLUDE
-
-_Q = QUOTED_MATCH_INCLUDE
-_EMAIL = r"<\s?[^<>\s]+@[^<>\s]+>"  # Gmail may wrap right after the "<"
-
-# Russian forms the library does not know: "2 марта 2026 г., в 10:00, Support <s@e.com> написал(а):",
-# Gmail's verbless "пн, 9 мар. 2026 г. в 10:00, Support <…>:", Yandex's '09.03.2026, 10:00, "Support" <…>:',
-# Mail.ru's "Понедельник, 9 марта 2026, 10:00 +03:00 от Support <…>:", and Outlook's header block.
-MAIL_LANGUAGES["ru"] = {
-    "wrote_header": "|".join([
-        r"^(" + _Q + r".{0,200}(?:написал|написала|написал\(а\)|пишет)\s?:)$",
-        rf"^({_Q}(?:пн|вт|ср|чт|пт|сб|вс),\s\d{{1,2}}\s[а-я]{{3,5}}\.?\s\d{{4}}\sг\.\sв\s\d{{1,2}}:\d{{2}},\s[^\n]*(?:\n[^\n]*)?{_EMAIL}:)$",
-        rf"^({_Q}\d{{2}}\.\d{{2}}\.\d{{4}},\s\d{{1,2}}:\d{{2}},\s\"[^\"\n]*\"\s{_EMAIL}:)$",
-        rf"^({_Q}(?:Понедельник|Вторник|Среда|Четверг|Пятница|Суббота|Воскресенье),\s\d{{1,2}}\s[а-я]+\s\d{{4}},\s\d{{1,2}}:\d{{2}}\s[+-]\d{{2}}:?\d{{2}}\sот\s[^\n]+:)$",
-    ]),
-    "from_header": r"((?:(?:^|\n|\n" + _Q + r")[* ]*(?:От|Отправлено|Кому|Тема|Дата|Копия):[ *]*(?:\s{,2}).*){2,}(?:\n.*){,1})",
-    "disclaimers": [],
-    "signatures": r"^(?:С уважением|С наилучшими пожеланиями|Спасибо|Отправлено с (?:iPhone|Android|моего))",
-    "sent_from": r"^(?:Отправлено с (?:iPhone|iPad|Android|моего .*))",
-}
-# Gaps in the library's other entries, as one extra table entry (like its own "david" one):
-# - Spanish: its pattern is (?!X)(X), which can never match an unquoted line;
-# - French attribution lines that Gmail wraps at 78 columns;
-# - separators other than the English "Original Message", forwarded-message markers;
-# - client footers: the library lists them, but the reply it returns is cut before it applies them.
-_SPACE = r"[\s\u00a0\u202f]"
-MAIL_LANGUAGES["mailbot"] = {
-    "wrote_header": "|".join([
-        rf"^({_Q}El\s[^\n]+(?:\n[^\n]+)?\sescribió\s?:)$",
-        rf"^({_Q}Le\s[^\n]+\n[^\n]*\sa\sécrit{_SPACE}?:)$",
-        # Gmail in any language: a date (so a digit), the sender's <address>, then at most three words of
-        # "wrote" ("a écrit", "escreveu", "napisał(a)", "пише") and a colon, on one line or wrapped onto two.
-        rf"^({_Q}[^\n]*\d[^\n]*(?:\n[^\n]*)?{_EMAIL}(?:{_SPACE}+[^\s:<>]{{1,20}}){{0,3}}{_SPACE}*:)$",
-        # Horde and other webmail: "Quoting Support <…>:", "Zitat von Support <…>:"
-        rf"^({_Q}(?:Quoting|Zitat von|Citando|Cytuję)\s[^\n]*:)$",
-        # Client footers, English and localized.
-        r"^((?:Sent from|Envoyé de|Enviado desde|Enviado do|Inviato da|Verzonden met|Wysłane z|Отправлено с|Надіслано з)"
-        r"(?: my| mon| mi| meu| il mio| mijn| моего| мого)? \w+(?:'\w+)?|Von meinem \w+ gesendet|Get Outlook for \w+(?:<[^>\n]*>)?)$",
-    ]),
-    "from_header": r"(^-{5,} ?(?:Ursprüngliche Nachricht|Исходное сообщение|Forwarded message|Weitergeleitete Nachricht|Пересылаемое сообщение) ?-{5,}$)",
-}
-# The English entries are too eager: "On your pricing page you wrote:" is no attribution (a real one has a
-# date, so a digit), and a customer's own "To: …/Date: …" lines are no Outlook header block (that starts
-# with From:).
-MAIL_LANGUAGES["en"] = {
-    **MAIL_LANGUAGES["en"],
-    "wrote_header": rf"^({_Q}On\s[^\n]*\d[^\n]*(?:\n[^\n]+)?\s?wrote:)$",
-    "from_header": rf"((?:^|\n){_Q}[* ]*From:[ *]*.*(?:\n{_Q}[* ]*(?:Sent|To|Subject|Date|Cc):[ *]*.*){{2,}})",
-}
-
-# The usenet signature separator (RFC 3676 4.3): "-- " alone on a line. A line that only starts with "--"
-# and goes on is text.
-_SIGNATURE = re.compile(r"^-- ?$", re.MULTILINE)
-LANGUAGES = ["en", "de", "fr", "ru", "es", "it", "nl", "pl", "sv", "da", "cs", "mailbot"]
-
-
-# Every attribution form the table knows, to drop one left at the end of what the library returns.
-_ATTRIBUTION = re.compile(
-    "|".join(f"(?:{MAIL_LANGUAGES[lang]['wrote_header']})" for lang in LANGUAGES if MAIL_LANGUAGES.get(lang, {}).get("wrote_header")),
-    re.MULTILINE,
+from mailbot.core.attribution_lines import Attribution, attribution_ending_at
+from mailbot.core.client_markers import (
+    is_client_footer,
+    is_forward_marker,
+    is_original_message,
+    is_signature_separator,
 )
+from mailbot.core.header_blocks import HeaderLine, header_block_at, header_line
+
+MAX_SCAN_CHARS = 64 * 1024
+# A quoted line is re-wrapped by some clients without its ">": the tail then starts lower-case right below
+# a long quoted line (one that reached the wrap width).
+WRAP_WIDTH = 72
+
+RULES = {
+    "quoted": "quoted text (lines starting with '>')",
+    "attribution": "an attribution line ('On … wrote:') and the history below it",
+    "header-block": "a header block of an earlier message (From/Sent/To/Subject) and the history below it",
+    "separator": "an 'Original Message' separator and the history below it",
+    "forward-marker": "forwarding boilerplate (the forwarded content itself is kept)",
+    "quote-tail": "the tail of a quoted line that was wrapped without its '>'",
+    "signature": "a signature below '-- '",
+    "client-footer": "a mail client's footer ('Sent from my iPhone')",
+}
+
+
+@dataclass(frozen=True)
+class Fold:
+    """Lines first..last (0-based, inclusive) that stripping cut, and the rule that cut them."""
+
+    first: int
+    last: int
+    rule: str
+
+    @property
+    def reason(self) -> str:
+        return RULES[self.rule]
+
+
+@dataclass(frozen=True)
+class StrippedReply:
+    lines: tuple[str, ...]  # the message's lines (line endings normalised)
+    folds: tuple[Fold, ...]
+
+    @property
+    def new_text(self) -> str:
+        cut = [False] * len(self.lines)
+        for fold in self.folds:
+            cut[fold.first : fold.last + 1] = [True] * (fold.last - fold.first + 1)
+        out: list[str] = []
+        gap: list[bool] = []  # a run of blank and folded lines: True for a fold, False for a blank line
+        for line, gone in zip(self.lines, cut):
+            line = line.rstrip()
+            if gone or not line:
+                gap.append(gone)
+                continue
+            if gap and out and not any(gap):
+                out += [""] * len(gap)  # the writer's own blank lines
+            elif gap and out and not all(gap):
+                out.append("")  # blank lines around folded ones: one is enough
+            gap = []
+            out.append(line)
+        return "\n".join(out)
+
+
+# What a line is, for the decisions below.
+TEXT, BLANK, QUOTED, ATTRIBUTION, HEADER, SEPARATOR, FORWARD, SIGNATURE, TAIL, UNSEEN = range(10)
+_HISTORY = {QUOTED: "quoted", ATTRIBUTION: "attribution", HEADER: "header-block", SEPARATOR: "separator"}
 
 
 def _is_quoted(line: str) -> bool:
-    return line.lstrip().startswith(">")
+    return line.lstrip()[:1] == ">"
 
 
-def _interleaved(lines: list[str]) -> list[str] | None:
-    """For a bottom-post or inline answers (the writer's text comes after quoted lines): every line that is
-    neither quoted nor the attribution line right above a quote. None for a top-post."""
-    first = next((i for i, line in enumerate(lines) if _is_quoted(line)), None)
-    if first is None or not any(line.strip() and not _is_quoted(line) for line in lines[first:]):
-        return None
-    kept = []
-    for i, line in enumerate(lines):
-        if _is_quoted(line):
+def _classify(lines: list[str], scanned: int) -> list[int]:
+    # Beyond the scanned part, only what costs nothing: blank or quoted.
+    kinds = [BLANK if not line.strip() else QUOTED if _is_quoted(line) else UNSEEN for line in lines[scanned:]]
+    kinds[:0] = [TEXT] * scanned
+    parsed = [header_line(line) for line in lines[:scanned]]
+    i = 0
+    while i < scanned:
+        line = lines[i]
+        if not line.strip():
+            kinds[i] = BLANK
+        elif _is_quoted(line):
+            kinds[i] = QUOTED
+        elif is_forward_marker(line):
+            kinds[i] = FORWARD
+        elif is_signature_separator(line):
+            kinds[i] = SIGNATURE
+        elif n := header_block_at(lines, parsed, i):
+            kinds[i : i + n] = [HEADER] * n
+            i += n
             continue
-        following = next((nxt for nxt in lines[i + 1 :] if nxt.strip()), "")
-        if line.rstrip().endswith(":") and _is_quoted(following) and not line.lstrip().startswith(("-", "*")):
-            continue  # "On … wrote:" / "Am … schrieb …:" introducing the quote
-        kept.append(line)
-    return kept
+        elif is_original_message(line):
+            kinds[i] = SEPARATOR
+        else:
+            found = attribution_ending_at(lines, i)
+            if found is not None and (found.certain or _quote_follows(lines, parsed, found, scanned)):
+                kinds[found.first : i + 1] = [ATTRIBUTION] * (i + 1 - found.first)
+            else:
+                kinds[i] = TAIL if _is_quote_tail(lines, i) else TEXT
+        i += 1
+    return kinds
 
 
-def _with_original_lines(reply: str, lines: list[str]) -> str:
-    """The library strips every line; give back the writer's lines (indentation included) it kept."""
-    wanted = [line.strip() for line in reply.split("\n")]
-    out, j = [], 0
-    for line in lines:
-        if j < len(wanted) and line.strip() == wanted[j]:
-            out.append(line.rstrip())
-            j += 1
-        elif j >= len(wanted):
+def _quote_follows(lines: list[str], parsed: list[HeaderLine | None], found: Attribution, scanned: int) -> bool:
+    """Is the next non-blank line below an uncertain attribution quoted (or a header block)?"""
+    for j in range(found.last + 1, min(scanned, found.last + 4)):
+        if lines[j].strip():
+            return _is_quoted(lines[j]) or header_block_at(lines, parsed, j) > 0
+    return False
+
+
+def _is_quote_tail(lines: list[str], i: int) -> bool:
+    """A line that continues the quoted line above it, re-wrapped without its ">": that one reached the wrap
+    width and does not end a sentence, and this one goes on mid-sentence (lower case) before a quote or a
+    paragraph's end, or is a short fragment between two quoted lines."""
+    if i == 0 or not _is_quoted(lines[i - 1]):
+        return False
+    above, line = lines[i - 1].rstrip(), lines[i].strip()
+    words = line.split()
+    if not words or len(above) + 1 + len(words[0]) <= WRAP_WIDTH or above[-1] in ".!?:":
+        return False
+    below = lines[i + 1] if i + 1 < len(lines) else ""
+    if line[0].islower() or "@" in words[0]:
+        return not below.strip() or _is_quoted(below)
+    return _is_quoted(below) and len(line) <= 40 and line[-1] not in ".!?:"
+
+
+def _inline_reply_follows(kinds: list[int], start: int) -> bool:
+    """After history that starts at `start`, does the writer's own text come (an inline or bottom-posted
+    answer), before any header block or separator that starts older history? Unquoted text right below an
+    attribution is not: that is history whose ">" was lost (mail converted from HTML)."""
+    below_attribution = in_signature = False
+    for kind in kinds[start:]:
+        if kind in (HEADER, SEPARATOR, FORWARD):
+            return False
+        if kind == SIGNATURE:
+            in_signature = True
+        elif kind in (QUOTED, ATTRIBUTION):
+            in_signature, below_attribution = False, kind == ATTRIBUTION
+        elif kind in (TEXT, UNSEEN) and not in_signature and not below_attribution:
+            return True
+    return False
+
+
+def _label(lines: list[str], kinds: list[int]) -> list[str | None]:
+    labels: list[str | None] = [None] * len(kinds)
+    first = next((i for i, kind in enumerate(kinds) if kind in (QUOTED, ATTRIBUTION, HEADER, SEPARATOR, FORWARD)), None)
+    if first is not None and kinds[first] == FORWARD:
+        end = first  # the new text above the forwarded message; below it, only the markers are folded
+        for i in range(first, len(kinds)):
+            if kinds[i] == FORWARD:
+                labels[i] = "forward-marker"
+    elif first is not None and kinds[first] in (QUOTED, ATTRIBUTION) and _inline_reply_follows(kinds, first):
+        end = next((i for i in range(first, len(kinds)) if kinds[i] in (HEADER, SEPARATOR, FORWARD)), len(kinds))
+        for i in range(first, end):
+            if kinds[i] in (QUOTED, ATTRIBUTION):
+                labels[i] = _HISTORY[kinds[i]]
+            elif kinds[i] == TAIL:
+                labels[i] = "quote-tail"
+        for i in range(end, len(kinds)):
+            if kinds[end] != FORWARD:
+                labels[i] = _HISTORY[kinds[end]]
+            elif kinds[i] == FORWARD:
+                labels[i] = "forward-marker"
+    else:
+        end = len(kinds) if first is None else first
+        if first is not None:
+            labels[first:] = [_HISTORY[kinds[first]]] * (len(kinds) - first)
+    _fold_signature_and_footers(lines, kinds, labels, end)
+    return labels
+
+
+def _fold_signature_and_footers(lines: list[str], kinds: list[int], labels: list[str | None], end: int) -> None:
+    """A "-- " signature runs to the next history line; a client footer is folded when only blank lines,
+    other footers or folded lines follow it."""
+    i = 0
+    while i < end:
+        if kinds[i] == SIGNATURE and labels[i] is None:
+            while i < end and labels[i] is None and kinds[i] not in (QUOTED, ATTRIBUTION):
+                labels[i] = "signature"
+                i += 1
+            continue
+        i += 1
+    for i in range(end - 1, -1, -1):
+        if labels[i] is not None or kinds[i] == BLANK:
+            continue
+        if kinds[i] != TEXT or not is_client_footer(lines[i]):
             break
-    return "\n".join(out) if j == len(wanted) else reply
+        labels[i] = "client-footer"
+
+
+def _folds(labels: list[str | None]) -> tuple[Fold, ...]:
+    folds: list[Fold] = []
+    for i, rule in enumerate(labels):
+        if rule is None:
+            continue
+        if folds and folds[-1].rule == rule and folds[-1].last == i - 1:
+            folds[-1] = Fold(folds[-1].first, i, rule)
+        else:
+            folds.append(Fold(i, i, rule))
+    return tuple(folds)
+
+
+def strip_reply(text: str) -> StrippedReply:
+    """Every line of `text`, and what stripping folds of them (with the rule that did)."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    scanned, size = 0, 0
+    while scanned < len(lines) and size + len(lines[scanned]) < MAX_SCAN_CHARS:
+        size += len(lines[scanned]) + 1
+        scanned += 1
+    return StrippedReply(tuple(lines), _folds(_label(lines, _classify(lines, scanned))))
 
 
 def new_text(text: str) -> str:
     """The part of `text` the sender wrote now (the whole text when nothing looks quoted)."""
-    if not text.strip():
-        return ""
-    normal = text.replace("\r\n", "\n")
-    lines = normal.split("\n")
-    inline = _interleaved(lines)
-    if inline is not None:
-        # Removing the quotes leaves the blank lines around them: one is enough.
-        found = re.sub(r"\n{3,}", "\n\n", "\n".join(line.rstrip() for line in inline)).strip("\n")
-    else:
-        try:
-            reply = EmailReplyParser(languages=LANGUAGES).parse_reply(text=normal)
-        except Exception:  # a regex corner case in the library must not lose the message
-            return text.strip()
-        if reply is None:
-            found = text.strip()  # nothing looked like a reply structure: all of it is new
-        else:
-            found = _with_original_lines(reply.strip(), lines).strip("\n") if reply.strip() else ""
-    found = _SIGNATURE.split(found, maxsplit=1)[0].rstrip()
-    # A quoted block at the very end, even without an attribution line, is history.
-    kept = found.split("\n")
-    while len(kept) > 1 and (_is_quoted(kept[-1]) or not kept[-1].strip()):
-        kept.pop()
-    found = "\n".join(kept).rstrip()
-    last = list(_ATTRIBUTION.finditer(found))
-    if last and not found[last[-1].end() :].strip():
-        found = found[: last[-1].start()].rstrip()  # an attribution line left at the end introduces history
-    return found
+    return strip_reply(text).new_text

@@ -5,18 +5,20 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError
+from imapclient.exceptions import IMAPClientError, LoginError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailbot import failpoints
 from mailbot.config import ImapConfig
 from mailbot.intake.inbound import Fetched, store_raw
+from mailbot.intake.mail_source import FolderStats, HealthRecord, PollResult, PushWatcher, SourceHealth
 from mailbot.logs import log
+from mailbot.signin.imap_signin import sign_in_imap
 from mailbot.store.db import unit_of_work
 from mailbot.store.models import MailboxCursor
 from mailbot.time_source import Clock
@@ -29,27 +31,6 @@ CONNECTION_ERRORS = (OSError, socket.timeout, ssl.SSLError, IMAPClientError, EOF
 
 class InsecureConnection(Exception):
     """The server does not offer the security the config asks for; mailbot will not fall back."""
-
-
-@dataclass
-class FolderStats:
-    folder: str
-    fetched: int = 0
-    stored: int = 0
-    settled: int = 0  # messages flagged or moved after their bytes were committed
-    rescanned: bool = False
-
-
-@dataclass
-class PollResult:
-    source: str
-    ok: bool
-    folders: list[FolderStats] = field(default_factory=list)
-    error: str | None = None
-
-    @property
-    def stored(self) -> int:
-        return sum(f.stored for f in self.folders)
 
 
 def tls_context(account: ImapConfig) -> ssl.SSLContext:
@@ -74,7 +55,7 @@ def connect(acc: ImapConfig) -> IMAPClient:
             if not client.has_capability("STARTTLS"):
                 raise InsecureConnection(f"{acc.host} does not offer STARTTLS; refusing to log in in plaintext")
             client.starttls(tls_context(acc))
-        client.login(acc.username, acc.resolve_password() or "")
+        sign_in_imap(client, acc)  # password or OAuth2; a refusal is a LoginError
     except BaseException:
         close_quietly(client)
         raise
@@ -91,10 +72,25 @@ class ImapSource:
         self._client: IMAPClient | None = None
         self._delay = 0.0
         self._next_try: datetime | None = None
+        self._health = HealthRecord(account.name, "imap")
 
     @property
     def name(self) -> str:
         return self.account.name
+
+    def health(self) -> SourceHealth:
+        return self._health.snapshot()
+
+    @property
+    def last_error(self) -> str | None:
+        """Why the account could not be read, while it cannot (None once a poll succeeds)."""
+        health = self._health.snapshot()
+        return health.last_error if health.failing else None
+
+    def watcher(self, wake: Callable[[], None]) -> PushWatcher | None:
+        from mailbot.intake.idle import IdleWatcher  # idle.py builds on this module
+
+        return IdleWatcher(self.account, wake) if self.account.idle else None
 
     # connection ----------------------------------------------------------------------------------
     def connect(self) -> IMAPClient:
@@ -106,17 +102,22 @@ class ImapSource:
             self._client = None
 
     # polling -------------------------------------------------------------------------------------
-    def poll(self) -> PollResult:
+    def poll(self, should_stop: Callable[[], bool] = lambda: False) -> PollResult:
         """Fetch everything new in every folder. Never raises for server trouble: it logs and backs off."""
+        return self._health.record(self._poll(should_stop), self.clock.now())
+
+    def _poll(self, should_stop: Callable[[], bool]) -> PollResult:
         now = self.clock.now()
         if self._next_try is not None and now < self._next_try:
-            return PollResult(self.name, ok=False, error="waiting to reconnect")
+            return PollResult(self.name, ok=False, error="waiting to reconnect", backing_off=True)
         result = PollResult(self.name, ok=True)
         try:
             if self._client is None:
                 self._client = self.connect()
                 log(logger, logging.INFO, "imap.connected", source=self.name, host=self.account.host)
             for folder in self.account.folders:
+                if should_stop():
+                    break
                 result.folders.append(self._poll_folder(self._client, folder))
         except CONNECTION_ERRORS + (InsecureConnection,) as exc:
             self.close()
@@ -124,10 +125,17 @@ class ImapSource:
             self._next_try = now + timedelta(seconds=self._delay)
             result.ok = False
             result.error = f"{type(exc).__name__}: {exc}"
-            log(
-                logger, logging.WARNING, "imap.unavailable", source=self.name, host=self.account.host,
-                error=result.error, retry_in_s=round(self._delay, 1),
-            )
+            if isinstance(exc, LoginError) and not getattr(exc, "temporary", False):
+                # Refused credentials are a configuration error, not an outage: say so loudly, with the account.
+                log(
+                    logger, logging.ERROR, "imap.signin_failed", source=self.name, host=self.account.host,
+                    username=self.account.username, auth=self.account.auth, error=str(exc), retry_in_s=round(self._delay, 1),
+                )
+            else:
+                log(
+                    logger, logging.WARNING, "imap.unavailable", source=self.name, host=self.account.host,
+                    error=result.error, retry_in_s=round(self._delay, 1),
+                )
             return result
         self._delay = 0.0
         self._next_try = None

@@ -11,6 +11,7 @@ from sqlalchemy import insert as core_insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from mailbot.core.ticket_states import InboundStatus
 from mailbot.store.models import Inbound, InboundRaw
 
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
@@ -69,7 +70,7 @@ def store_raw(session: Session, source: str, items: list[Fetched], now: datetime
                 "message_id": sniff_message_id(item.raw),
                 "size": len(item.raw),
                 "fetched_at": now,
-                "status": "pending",
+                "status": InboundStatus.RECEIVED,
                 "attempts": 0,
                 "next_attempt_at": now,
             }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -12,20 +12,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from mailbot import failpoints
 from mailbot.config import MaildirConfig
 from mailbot.intake.inbound import Fetched, store_raw
+from mailbot.intake.mail_source import FolderStats, HealthRecord, PollResult, PushWatcher, SourceHealth
 from mailbot.logs import log
 from mailbot.store.db import unit_of_work
 from mailbot.time_source import Clock
 
 logger = logging.getLogger("mailbot.intake.maildir")
-
-
-@dataclass
-class MaildirResult:
-    source: str
-    ok: bool
-    fetched: int = 0
-    stored: int = 0
-    error: str | None = None
 
 
 def ensure_maildir(path: Path) -> None:
@@ -39,16 +31,29 @@ class MaildirSource:
         self.sessions = sessions
         self.clock = clock
         self.batch_size = batch_size
+        self._health = HealthRecord(source.name, "maildir")
 
     @property
     def name(self) -> str:
         return self.source.name
 
+    def health(self) -> SourceHealth:
+        return self._health.snapshot()
+
+    def watcher(self, wake: Callable[[], None]) -> PushWatcher | None:
+        return None  # a local delivery is picked up at the next poll
+
     def close(self) -> None:
         """Nothing to close; present so every source can be shut down the same way."""
 
-    def poll(self) -> MaildirResult:
-        result = MaildirResult(self.name, ok=True)
+    def poll(self, should_stop: Callable[[], bool] = lambda: False) -> PollResult:
+        """Read new/ in batches; each batch is committed, then its files move to cur/."""
+        return self._health.record(self._poll(should_stop), self.clock.now())
+
+    def _poll(self, should_stop: Callable[[], bool]) -> PollResult:
+        result = PollResult(self.name, ok=True)
+        stats = FolderStats("new")
+        result.folders.append(stats)
         path = self.source.path
         try:
             ensure_maildir(path)
@@ -58,6 +63,8 @@ class MaildirSource:
             log(logger, logging.WARNING, "maildir.unavailable", source=self.name, path=str(path), error=result.error)
             return result
         for start in range(0, len(names), self.batch_size):
+            if should_stop():
+                break
             batch = []
             for name in names[start : start + self.batch_size]:
                 try:
@@ -68,15 +75,16 @@ class MaildirSource:
                     log(logger, logging.WARNING, "maildir.unreadable", source=self.name, file=name, error=str(exc))
                     continue
                 batch.append(Fetched(raw=raw, folder="new", location=name))
-            result.fetched += len(batch)
+            stats.fetched += len(batch)
             with unit_of_work(self.sessions) as session:
-                result.stored += store_raw(session, self.name, batch, self.clock.now())
+                stats.stored += store_raw(session, self.name, batch, self.clock.now())
                 failpoints.reached("intake.before_commit")
             failpoints.reached("intake.after_commit")
             for item in batch:
                 self._settle(path, item.location or "")
-        if result.fetched:
-            log(logger, logging.INFO, "maildir.polled", source=self.name, fetched=result.fetched, stored=result.stored)
+            stats.settled += len(batch)
+        if stats.fetched:
+            log(logger, logging.INFO, "maildir.polled", source=self.name, fetched=stats.fetched, stored=stats.stored)
         return result
 
     def _settle(self, path: Path, name: str) -> None:

@@ -25,6 +25,7 @@ from mailbot import failpoints
 from mailbot.config import SmtpConfig
 from mailbot.core.backoff import backoff
 from mailbot.logs import log
+from mailbot.signin.smtp_signin import sign_in_smtp
 from mailbot.store.db import unit_of_work
 from mailbot.store.journal import add_event
 from mailbot.store.models import Outbox
@@ -100,8 +101,11 @@ class SmtpTransport:
             timeout=cfg.timeout_seconds,
         )
         await client.connect()
-        if cfg.username:
-            await client.login(cfg.username, cfg.resolve_password() or "")
+        try:
+            await sign_in_smtp(client, cfg)  # password or OAuth2; a refusal is an SMTPAuthenticationError
+        except BaseException:
+            client.close()
+            raise
         return client
 
     async def send(self, mail_from: str, recipients: list[str], raw: bytes) -> Accepted:
@@ -126,7 +130,11 @@ class SmtpTransport:
                 raise PermanentFailure(detail) from exc
             except aiosmtplib.SMTPAuthenticationError as exc:
                 await self.close()
-                raise ConnectionTrouble(f"SMTP login failed ({exc.code} {exc.message}); check [smtp] username/password") from exc
+                what = "auth settings ([smtp.oauth2])" if self.cfg.auth == "oauth2" else "username/password"
+                error = f"SMTP sign-in failed ({exc.code} {exc.message}); check [smtp] {what}"
+                if not getattr(exc, "temporary", False):  # refused credentials are a configuration error
+                    log(logger, logging.ERROR, "smtp.signin_failed", host=self.cfg.host, username=self.cfg.username, auth=self.cfg.auth, error=error)
+                raise ConnectionTrouble(error) from exc
             except aiosmtplib.SMTPResponseException as exc:
                 if exc.code >= 500:
                     raise PermanentFailure(f"{exc.code} {exc.message}") from exc

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from mailbot.core.mail import InboundMail
 
@@ -50,7 +51,7 @@ class Decision:
     hits: list[RuleHit] = field(default_factory=list)
     misses: list[tuple[str, str]] = field(default_factory=list)  # (rule, the first condition that failed)
 
-    def explain(self) -> dict[str, object]:
+    def explain(self) -> dict[str, Any]:
         return {
             "matched": [{"rule": h.rule, "file": h.file, "because": list(h.reasons)} for h in self.hits],
             "not_matched": [{"rule": r, "because": why} for r, why in self.misses],

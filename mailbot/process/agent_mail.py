@@ -12,7 +12,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select, update
 
@@ -21,14 +20,16 @@ from mailbot.core.agents import Agent, Directory
 from mailbot.core.mail import Address, Part
 from mailbot.core.quoting import new_text
 from mailbot.core.subject import tagged
+from mailbot.core.template_contexts import AgentNotifyContext, AgentView, ClosedContext, CommandErrorContext
+from mailbot.core.ticket_states import TicketStatus
 from mailbot.logs import log
-from mailbot.outbox.compose import Outgoing
-from mailbot.outbox.enqueue import MailOrigin, enqueue
-from mailbot.policy.terms import Terms
+from mailbot.outbox.bot_mail import BotMail, BotMailer
+from mailbot.policy.in_force import Policy
 from mailbot.process import response_clock
 from mailbot.process.desk import Desk
-from mailbot.process.filing import Filed, TicketState
-from mailbot.render import Templates
+from mailbot.process.filing import TicketState
+from mailbot.process.mail_views import customer_view, desk_view, display_zone, entitlement_view, message_view, ticket_view
+from mailbot.process.message_context import MessageContext
 from mailbot.store.models import Participant, TicketMessage
 from mailbot.store.writer import Writer
 
@@ -36,7 +37,7 @@ logger = logging.getLogger("mailbot.agents")
 
 
 @dataclass(frozen=True)
-class AgentSettings:
+class AgentMailOptions:
     show_agent_names: bool
     attach_max_bytes: int
     language: str
@@ -68,185 +69,146 @@ def thread_ids(writer: Writer, ticket_id: int, agents: Directory) -> list[str]:
 
 
 class AgentMail:
-    def __init__(self, desk: Desk, origin: MailOrigin, settings: AgentSettings) -> None:
+    def __init__(self, desk: Desk, mailer: BotMailer, options: AgentMailOptions) -> None:
         self.desk = desk
-        self.origin = origin
-        self.settings = settings
+        self.mailer = mailer
+        self.options = options
 
     # to agents ---------------------------------------------------------------------------------------
     def recipients(self, ticket: TicketState) -> tuple[Agent, ...]:
         agent = self.desk.agents.by_address(ticket.assignee) if ticket.assignee else None
         return (agent,) if agent is not None else self.desk.agents.for_queue(ticket.queue)
 
-    def notify(self, writer: Writer, inbound_id: int, filed: Filed, templates: Templates, deadline: datetime | None, zone: str, now: datetime) -> None:
+    def notify(self, ctx: MessageContext) -> None:
         """Tell the ticket's agents about a customer message (each agent gets their own reply address)."""
+        filed, mail, ticket = ctx.filed, ctx.mail, ctx.ticket
         # Nobody is told about their own mail — except an agent whose address was used without proof:
         # they most need to know (a forgery, or their DKIM is broken).
         claimed = bool(filed.proof and filed.proof.reason)
-        sender = filed.mail.sender.addr if filed.mail.sender else None
-        agents = [a for a in self.recipients(filed.ticket) if claimed or a.address != sender]
+        sender = mail.sender.addr if mail.sender else None
+        agents = [a for a in self.recipients(ticket) if claimed or a.address != sender]
         if not agents:
             return
-        mail, ticket = filed.mail, filed.ticket
-        attached, listed = _attachments(mail.parts, self.settings.attach_max_bytes)
-        ent = ticket.entitlement
-        context: dict[str, Any] = {
-            "ticket": ticket.view(),
-            "customer": {"address": mail.sender.addr if mail.sender else "", "name": mail.sender.name if mail.sender else "", "timezone": zone},
-            "message": {"subject": mail.subject, "text": new_text(mail.text), "message_id": mail.message_id},
-            "entitlement": {"state": ticket.entitlement_state, "plan": ticket.plan, "reason": ent.get("reason", ""), "product": ent.get("product")},
-            "deadline": deadline,
-            "zone": zone,
-            "attachments": listed,
-            "new_ticket": filed.new_ticket,
-            "warning": filed.proof.reason if filed.proof and filed.proof.reason else "",
-            "marks": list(ticket.tags),
-            "desk": {"name": self.origin.support_name, "address": self.desk.support_address},
-            "now": now,
-        }
+        attached, listed = _attachments(mail.parts, self.options.attach_max_bytes)
+        zone = display_zone(ticket, ctx.policy.terms)
+        # Every notification of a ticket answers one stable id, so agents' clients keep them together.
         root = self.desk.signer.message_id(ticket.id, self.desk.message_id_domain, nonce="iroot")
         for agent in agents:
-            rendered = templates.render("agent-notify", self.settings.language, {**context, "agent": {"name": agent.name, "address": agent.address}})
-            out = Outgoing(
-                from_name=self.origin.support_name,
-                from_addr=self.desk.support_address,
-                to=(Address(agent.address, agent.name),),
-                subject=rendered.subject,
-                body=rendered.body,
-                message_id=self.origin.new_message_id(ticket.id, internal=True),
-                date=now,
-                reply_to=self.desk.agent_reply_address(ticket.id, agent),
-                # Every notification of a ticket answers one stable id, so agents' clients keep them together.
-                in_reply_to=root,
-                auto_submitted="auto-generated",
-                attachments=attached,
+            context = AgentNotifyContext(
+                desk=desk_view(self.mailer.origin), zone=zone, now=ctx.now, ticket=ticket_view(ticket),
+                customer=customer_view(mail.sender, zone), message=message_view(mail, new_text(mail.text)),
+                entitlement=entitlement_view(ticket, ctx.policy.terms), deadline=ticket.sla_due_at, new_ticket=filed.new_ticket,
+                agent=AgentView(agent.name, agent.address), attachments=tuple(listed),
+                warning=filed.proof.reason if filed.proof and filed.proof.reason else "",
             )
-            row = enqueue(writer, self.origin, out, kind="agent-notify", ticket_id=ticket.id, now=now, dedupe_key=f"agent-notify:{inbound_id}:{agent.address}", internal=True)
-            writer.event(ticket.id, "agent.notified", now, inbound_id=inbound_id, outbox=row, to=agent.address)
+            bot_mail = BotMail(
+                kind="agent-notify", to=(Address(agent.address, agent.name),), ticket_id=ticket.id,
+                dedupe_key=f"agent-notify:{ctx.inbound_id}:{agent.address}", for_agents=True,
+                reply_to=self.mailer.agent_address(ticket.id, agent.key), in_reply_to=root, attachments=tuple(attached),
+            )
+            queued = self.mailer.render_and_queue(ctx.writer, bot_mail, ctx.policy.templates, "agent-notify", self.options.language, context, ctx.now)
+            ctx.event("agent.notified", outbox=queued.row, to=agent.address)
 
     # from agents -------------------------------------------------------------------------------------
-    def handle_reply(self, writer: Writer, inbound_id: int, filed: Filed, templates: Templates, terms: Terms, now: datetime) -> None:
+    def handle_reply(self, ctx: MessageContext) -> None:
         """Run the reply's commands, then relay its text to the customer (unless it is a note or failed)."""
-        agent = filed.agent
+        agent = ctx.filed.agent
         assert agent is not None
-        mail, ticket = filed.mail, filed.ticket
-        parsed = commands.parse(new_text(mail.text))
+        ticket = ctx.ticket
+        parsed = commands.parse(new_text(ctx.mail.text))
         if parsed.errors:
-            self._internal(writer, filed)
-            self._error_mail(writer, inbound_id, filed, parsed.errors, templates, now)
-            writer.event(ticket.id, "agent.command_failed", now, inbound_id=inbound_id, agent=agent.address, errors=list(parsed.errors))
+            self._internal(ctx)
+            self._error_mail(ctx, agent, parsed.errors)
+            ctx.event("agent.command_failed", agent=agent.address, errors=list(parsed.errors))
             return
         if parsed.note:
-            self._internal(writer, filed)
-            writer.event(ticket.id, "agent.note", now, inbound_id=inbound_id, agent=agent.address)
-            self._apply(writer, inbound_id, ticket, parsed.commands, agent, terms, templates, now)
-            return
-        if parsed.text.strip():
-            self._relay(writer, inbound_id, filed, parsed.text, agent, now)
-            response_clock.stop(ticket, now, terms)  # any public answer counts, a clarifying question included
-            if ticket.status == "new":
-                ticket.set("status", "open")
-        self._apply(writer, inbound_id, ticket, parsed.commands, agent, terms, templates, now)
+            self._internal(ctx)
+            ctx.event("agent.note", agent=agent.address)
+        elif parsed.text.strip():
+            self._relay(ctx, parsed.text, agent)
+            response_clock.stop(ticket, ctx.now, ctx.policy.terms)  # any public answer counts, a clarifying question included
+            if ticket.status == TicketStatus.NEW:
+                ticket.set("status", TicketStatus.OPEN)
+        for cmd in parsed.commands:
+            self._apply(ctx, cmd, agent)
 
-    def _internal(self, writer: Writer, filed: Filed) -> None:
-        writer.conn.execute(update(TicketMessage).where(TicketMessage.id == filed.message_row_id).values(visibility="internal"))
+    def _internal(self, ctx: MessageContext) -> None:
+        ctx.writer.conn.execute(update(TicketMessage).where(TicketMessage.id == ctx.filed.message_row_id).values(visibility="internal"))
 
-    def _customers(self, writer: Writer, ticket_id: int) -> list[Address]:
+    def customers(self, writer: Writer, ticket_id: int) -> list[Address]:
         rows = writer.conn.execute(
             select(Participant.address, Participant.name).where(Participant.ticket_id == ticket_id, Participant.role.in_(["customer", "cc"])).order_by(Participant.id)
         ).all()
         return [Address(addr, name) for addr, name in rows if not self.desk.is_own_address(addr) and not self.desk.agents.by_address(addr)]
 
-    def _relay(self, writer: Writer, inbound_id: int, filed: Filed, text: str, agent: Agent, now: datetime) -> None:
-        ticket = filed.ticket
-        to = self._customers(writer, ticket.id)
+    def _relay(self, ctx: MessageContext, text: str, agent: Agent) -> None:
+        ticket, writer = ctx.ticket, ctx.writer
+        to = self.customers(writer, ticket.id)
         if not to:
-            writer.event(ticket.id, "agent.not_relayed", now, inbound_id=inbound_id, reason="the ticket has no customer address to answer")
+            ctx.event("agent.not_relayed", reason="the ticket has no customer address to answer")
             return
-        attached, _ = _attachments(filed.mail.parts, 1 << 62)
+        attached, _ = _attachments(ctx.mail.parts, 1 << 62)
         refs = thread_ids(writer, ticket.id, self.desk.agents)
-        name = f"{agent.name} ({self.origin.support_name})" if self.settings.show_agent_names and agent.name else self.origin.support_name
-        out = Outgoing(
-            from_name=name,
-            from_addr=self.desk.support_address,
-            to=tuple(to),
-            subject=tagged(ticket.subject, ticket.id),
-            body=text.rstrip() + "\n",
-            message_id=self.origin.new_message_id(ticket.id),
-            date=now,
-            reply_to=self.desk.signer.reply_address(self.desk.support_address, ticket.id),
-            in_reply_to=refs[-1] if refs else None,
-            references=refs,
-            language=ticket.language,
-            attachments=attached,
+        support = self.mailer.origin.support_name
+        name = f"{agent.name} ({support})" if self.options.show_agent_names and agent.name else support
+        bot_mail = BotMail(
+            kind="relay", to=tuple(to), ticket_id=ticket.id, dedupe_key=f"relay:{ctx.inbound_id}", auto_submitted=None,
+            in_reply_to=refs[-1] if refs else None, references=refs, from_name=name, attachments=tuple(attached),
         )
-        row = enqueue(writer, self.origin, out, kind="relay", ticket_id=ticket.id, now=now, dedupe_key=f"relay:{inbound_id}")
+        body = text.rstrip() + "\n"
+        queued = self.mailer.queue(writer, bot_mail, ticket.subject, body, ctx.now, ticket.language)
         writer.add(
             TicketMessage, ticket_id=ticket.id, inbound_id=None, direction="out", author="agent", visibility="public",
-            message_id=out.message_id, sender=agent.address, sender_name=agent.name, subject=out.subject, text=out.body,
-            html=None, sent_at=None, created_at=now,
+            message_id=queued.message_id, sender=agent.address, sender_name=agent.name,
+            subject=tagged(ticket.subject, ticket.id), text=body,
+            html=None, sent_at=None, created_at=ctx.now,
         )
-        writer.event(ticket.id, "agent.replied", now, inbound_id=inbound_id, outbox=row, agent=agent.address, to=[a.addr for a in to])
-        log(logger, logging.INFO, "agent.relayed", ticket=ticket.id, agent=agent.address, outbox=row)
+        ctx.event("agent.replied", outbox=queued.row, agent=agent.address, to=[a.addr for a in to])
+        log(logger, logging.INFO, "agent.relayed", ticket=ticket.id, agent=agent.address, outbox=queued.row)
 
-    def _apply(self, writer: Writer, inbound_id: int, ticket: TicketState, cmds: tuple[commands.Command, ...], agent: Agent, terms: Terms, templates: Templates, now: datetime) -> None:
-        for cmd in cmds:
-            if cmd.name == "assign":
-                who = agent.address if cmd.argument == "me" else cmd.argument
-                ticket.set("assignee", who)
-            elif cmd.name == "priority":
-                ticket.set("priority", cmd.argument)
-            elif cmd.name == "queue":
-                ticket.set("queue", cmd.argument)
-            elif cmd.name in ("pending", "open"):
-                response_clock.set_status(ticket, cmd.name, now, terms)
-            elif cmd.name == "close":
-                self.close(writer, inbound_id, ticket, templates, terms, now)
-            if cmd.name != "note":
-                writer.event(ticket.id, "agent.command", now, inbound_id=inbound_id, agent=agent.address, command=cmd.name, argument=cmd.argument or None)
+    def _apply(self, ctx: MessageContext, cmd: commands.Command, agent: Agent) -> None:
+        ticket = ctx.ticket
+        if cmd.name == "assign":
+            ticket.set("assignee", agent.address if cmd.argument == "me" else cmd.argument)
+        elif cmd.name == "priority":
+            ticket.set("priority", cmd.argument)
+        elif cmd.name == "queue":
+            ticket.set("queue", cmd.argument)
+        elif cmd.name == "close":
+            self.close(ctx.writer, ctx.inbound_id, ticket, ctx.policy, ctx.now)
+        elif cmd.name in commands.STATUS_COMMANDS:
+            response_clock.set_status(ticket, TicketStatus(cmd.name), ctx.now, ctx.policy.terms)
+        if cmd.name != "note":
+            ctx.event("agent.command", agent=agent.address, command=cmd.name, argument=cmd.argument or None)
 
-    def close(self, writer: Writer, inbound_id: int | None, ticket: TicketState, templates: Templates, terms: Terms, now: datetime) -> None:
+    def close(self, writer: Writer, inbound_id: int | None, ticket: TicketState, policy: Policy, now: datetime) -> None:
         """Close the ticket and send the customer the closing message."""
-        response_clock.set_status(ticket, "closed", now, terms)
-        ticket.set("closed_at", now)
-        to = self._customers(writer, ticket.id)
-        if not to or "closed" not in templates.names:
+        response_clock.set_status(ticket, TicketStatus.CLOSED, now, policy.terms)
+        to = self.customers(writer, ticket.id)
+        if not to or "closed" not in policy.templates.names:
             return
         refs = thread_ids(writer, ticket.id, self.desk.agents)
-        context = {
-            "ticket": ticket.view(),
-            "customer": {"address": to[0].addr, "name": to[0].name},
-            "desk": {"name": self.origin.support_name, "address": self.desk.support_address},
-            "marks": list(ticket.tags),
-            "now": now,
-        }
-        rendered = templates.render("closed", ticket.language or self.settings.language, context)
-        out = Outgoing(
-            from_name=self.origin.support_name, from_addr=self.desk.support_address, to=tuple(to), subject=rendered.subject,
-            body=rendered.body, message_id=self.origin.new_message_id(ticket.id), date=now,
-            reply_to=self.desk.signer.reply_address(self.desk.support_address, ticket.id),
-            in_reply_to=refs[-1] if refs else None, references=refs, language=rendered.language,
-            auto_submitted="auto-generated",
+        zone = display_zone(ticket, policy.terms)
+        context = ClosedContext(
+            desk=desk_view(self.mailer.origin), zone=zone, now=now, ticket=ticket_view(ticket),
+            customer=customer_view(to[0], zone), credentials=policy.terms.credentials_tag in ticket.tags,
         )
-        row = enqueue(writer, self.origin, out, kind="closed", ticket_id=ticket.id, now=now, dedupe_key=f"closed:{ticket.id}:{now.isoformat()}", record_on_ticket=True)
-        writer.event(ticket.id, "ticket.closed", now, inbound_id=inbound_id, outbox=row)
-
-    def _error_mail(self, writer: Writer, inbound_id: int, filed: Filed, errors: Sequence[str], templates: Templates, now: datetime) -> None:
-        agent = filed.agent
-        assert agent is not None
-        ticket = filed.ticket
-        context = {
-            "ticket": ticket.view(),
-            "errors": list(errors),
-            "help": list(commands.HELP.values()),
-            "desk": {"name": self.origin.support_name, "address": self.desk.support_address},
-        }
-        rendered = templates.render("command-error", self.settings.language, context)
-        out = Outgoing(
-            from_name=self.origin.support_name, from_addr=self.desk.support_address, to=(Address(agent.address, agent.name),),
-            subject=rendered.subject, body=rendered.body, message_id=self.origin.new_message_id(ticket.id, internal=True), date=now,
-            reply_to=self.desk.agent_reply_address(ticket.id, agent), in_reply_to=filed.mail.message_id or None,
-            auto_submitted="auto-replied",
+        bot_mail = BotMail(
+            kind="closed", to=tuple(to), ticket_id=ticket.id, dedupe_key=f"closed:{ticket.id}:{now.isoformat()}",
+            in_reply_to=refs[-1] if refs else None, references=refs, record_on_ticket=True,
         )
-        enqueue(writer, self.origin, out, kind="command-error", ticket_id=ticket.id, now=now, dedupe_key=f"command-error:{inbound_id}", internal=True)
+        queued = self.mailer.render_and_queue(writer, bot_mail, policy.templates, "closed", ticket.language or self.options.language, context, now)
+        writer.event(ticket.id, "ticket.closed", now, inbound_id=inbound_id, outbox=queued.row)
 
+    def _error_mail(self, ctx: MessageContext, agent: Agent, errors: Sequence[str]) -> None:
+        ticket = ctx.ticket
+        context = CommandErrorContext(
+            desk=desk_view(self.mailer.origin), zone="UTC", now=ctx.now, ticket=ticket_view(ticket),
+            errors=tuple(errors), help=tuple(commands.HELP.values()),
+        )
+        bot_mail = BotMail(
+            kind="command-error", to=(Address(agent.address, agent.name),), ticket_id=ticket.id,
+            dedupe_key=f"command-error:{ctx.inbound_id}", for_agents=True, auto_submitted="auto-replied",
+            reply_to=self.mailer.agent_address(ticket.id, agent.key), in_reply_to=ctx.mail.message_id or None,
+        )
+        self.mailer.render_and_queue(ctx.writer, bot_mail, ctx.policy.templates, "command-error", self.options.language, context, ctx.now)

@@ -41,10 +41,6 @@ class Desk:
             reopen_days=config.settings.agents.reopen_days,
         )
 
-    def agent_reply_address(self, ticket_id: int, agent: Agent) -> str:
-        """Where `agent` answers ticket `ticket_id`: the support address with a token for that agent."""
-        return self.signer.reply_address(self.support_address, ticket_id, kind="a", extra=agent.key)
-
     def is_own_address(self, addr: str) -> bool:
         """The support address itself or any of its +token reply variants."""
         local, _, domain = self.support_address.partition("@")

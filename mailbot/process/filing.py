@@ -15,6 +15,7 @@ from mailbot.core.language import detect
 from mailbot.core.mail import InboundMail
 from mailbot.core.subject import strip_prefixes
 from mailbot.core.thread_match import ThreadDecision, decide_thread
+from mailbot.core.ticket_states import ClockEffect, TicketStatus
 from mailbot.core.tokens import ReplyToken
 from mailbot.process.desk import Desk
 from mailbot.process.thread_lookup import find_duplicate, find_token, gather
@@ -125,7 +126,7 @@ def file_message(writer: Writer, inbound_id: int, mail: InboundMail, desk: Desk,
     follows: int | None = None
     if decision.ticket_id is not None and agent is None:
         old = load_ticket(writer.conn, decision.ticket_id)
-        if old.status == "closed" and old.closed_at is not None and now - old.closed_at > timedelta(days=desk.reopen_days):
+        if old.status == TicketStatus.CLOSED and old.closed_at is not None and now - old.closed_at > timedelta(days=desk.reopen_days):
             # Too long ago to reopen: a new ticket that points at the old one.
             notes.append(f"ticket {old.id} closed on {old.closed_at:%Y-%m-%d}, more than {desk.reopen_days} days ago: new ticket")
             follows, decision = old.id, ThreadDecision(None, "new", (*decision.reasons, notes[-1]))
@@ -134,16 +135,17 @@ def file_message(writer: Writer, inbound_id: int, mail: InboundMail, desk: Desk,
         subject = strip_prefixes(mail.subject) or "(no subject)"
         language = detect(mail, desk.default_language)  # the customer's language, for the ticket's lifetime
         ticket_id = writer.insert_id(
-            Ticket, subject=subject, status="new", queue="support", priority="normal", customer=sender, tags=[],
+            Ticket, subject=subject, status=TicketStatus.NEW, queue="support", priority="normal", customer=sender, tags=[],
             language=language, follows=follows, created_at=now, updated_at=now,
         )
-        ticket = TicketState(ticket_id, subject, "new", "support", "normal", None, sender, language, [])
+        ticket = TicketState(ticket_id, subject, TicketStatus.NEW, "support", "normal", None, sender, language, [])
         writer.event(ticket.id, "ticket.opened", now, inbound_id=inbound_id, customer=sender, follows=follows)
     else:
         assert decision.ticket_id is not None
         ticket = load_ticket(writer.conn, decision.ticket_id)
-        if ticket.status == "closed" and agent is None:
-            ticket.set("status", "open")
+        if TicketStatus(ticket.status).clock is ClockEffect.STOPPED and agent is None:
+            # A customer writing to a solved or closed ticket reopens it (the clock starts in the pipeline).
+            ticket.set("status", TicketStatus.OPEN)
             ticket.set("closed_at", None)
             writer.event(ticket.id, "ticket.reopened", now, inbound_id=inbound_id, by=sender or None)
 

@@ -11,11 +11,9 @@ from datetime import datetime, timedelta
 from mailbot.core.business_calendar import round_the_clock
 from mailbot.core.entitlement import Promise
 from mailbot.core.sla import ResponseClock
+from mailbot.core.ticket_states import ClockEffect, TicketStatus
 from mailbot.policy.terms import Terms
 from mailbot.process.filing import TicketState
-
-# Statuses in which the ticket waits on the customer: the clock does not run.
-WAITING = frozenset({"pending"})
 
 
 def clock_of(ticket: TicketState, terms: Terms) -> ResponseClock | None:
@@ -84,8 +82,8 @@ def resume(ticket: TicketState, at: datetime, terms: Terms) -> None:
 def on_customer_message(ticket: TicketState, at: datetime, promise: Promise | None, terms: Terms, new_ticket: bool) -> ResponseClock | None:
     """What a message from the customer does to the clock. Returns the clock now in force."""
     clock = clock_of(ticket, terms)
-    if ticket.status in WAITING:
-        ticket.set("status", "open")  # the customer answered what we waited for
+    if TicketStatus(ticket.status).clock is ClockEffect.PAUSED:
+        ticket.set("status", TicketStatus.OPEN)  # the customer answered what we waited for
         if clock is not None and clock.paused:
             clock = clock.resume(at)
             _store(ticket, clock, terms, at)
@@ -98,13 +96,20 @@ def on_customer_message(ticket: TicketState, at: datetime, promise: Promise | No
     return start(ticket, kind, at, promise, terms, at)
 
 
-def set_status(ticket: TicketState, status: str, at: datetime, terms: Terms) -> None:
-    """Change the status, pausing the clock while the ticket waits on the customer."""
-    was_waiting = ticket.status in WAITING
+def set_status(ticket: TicketState, status: TicketStatus, at: datetime, terms: Terms) -> None:
+    """Change the status and do to the response clock what the new status means (core.ticket_states):
+    pause it while the ticket waits on the customer, resume it when it no longer does, stop it when the
+    ticket is solved or closed (nothing is owed until the customer writes again)."""
+    before = TicketStatus(ticket.status).clock
     ticket.set("status", status)
-    if status in WAITING and not was_waiting:
-        pause(ticket, at, terms)
-    elif was_waiting and status not in WAITING:
-        resume(ticket, at, terms)
-    if status == "closed":
+    after = status.clock
+    if after is ClockEffect.STOPPED:
         _store(ticket, None, terms, at)
+    elif after is ClockEffect.PAUSED and before is ClockEffect.RUNS:
+        pause(ticket, at, terms)
+    elif after is ClockEffect.RUNS and before is ClockEffect.PAUSED:
+        resume(ticket, at, terms)
+    if status is TicketStatus.CLOSED:
+        ticket.set("closed_at", at)
+    elif before is ClockEffect.STOPPED:
+        ticket.set("closed_at", None)

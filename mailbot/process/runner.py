@@ -7,12 +7,14 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailbot import failpoints
 from mailbot.core.backoff import backoff
+from mailbot.core.ticket_states import InboundStatus
 from mailbot.logs import log
 from mailbot.parse import MalformedMail, parse_mail
 from mailbot.process.desk import RunnerContext
@@ -25,7 +27,17 @@ from mailbot.store.writer import Writer
 logger = logging.getLogger("mailbot.process")
 
 # Called inside the message's transaction after it is filed: later stages (rules, replies) hook in here.
-AfterFiling = Callable[[Writer, int, Filed, datetime], None]
+AfterFiling = Callable[[Writer, int, Filed, datetime], object]
+
+
+class Outcome(Enum):
+    """What became of one claimed message."""
+
+    FILED = "filed"
+    DUPLICATE = "duplicate"
+    RETRY = "retry"  # failed this time; tried again after a back-off
+    QUARANTINED = "quarantined"
+    SKIPPED = "skipped"  # another worker finished it first
 
 
 @dataclass
@@ -65,7 +77,7 @@ def _claim(sessions: sessionmaker[Session], ctx: RunnerContext) -> list[Claim]:
     with unit_of_work(sessions) as session:
         rows = session.execute(
             select(Inbound.id, Inbound.attempts, Inbound.fetched_at)
-            .where(Inbound.status == "pending", Inbound.next_attempt_at <= now)
+            .where(Inbound.status == InboundStatus.RECEIVED, Inbound.next_attempt_at <= now)
             .order_by(Inbound.id)
             .limit(CLAIM_BATCH)
             .with_for_update(skip_locked=True)
@@ -90,34 +102,34 @@ def _claim(sessions: sessionmaker[Session], ctx: RunnerContext) -> list[Claim]:
 
 
 def _quarantine(session: Session, row: Inbound, now: datetime, reason: str) -> None:
-    row.status = "quarantined"
+    row.status = InboundStatus.QUARANTINED
     row.last_error = reason
     row.processed_at = now
     add_event(session, None, "inbound.quarantined", now, inbound_id=row.id, reason=reason[:2000])
     log(logger, logging.WARNING, "inbound.quarantined", inbound=row.id, attempts=row.attempts, reason=reason[:300])
 
 
-def _failed(sessions: sessionmaker[Session], ctx: RunnerContext, claim: Claim, reason: str, permanent: bool) -> str:
+def _failed(sessions: sessionmaker[Session], ctx: RunnerContext, claim: Claim, reason: str, permanent: bool) -> Outcome:
     """Record why processing failed (in a fresh transaction: the failed one was rolled back)."""
     now = ctx.clock.now()
     with unit_of_work(sessions) as session:
         row = session.get_one(Inbound, claim.row_id)
         if permanent or row.attempts >= ctx.desk.max_attempts:
             _quarantine(session, row, now, reason)
-            return "quarantined"
+            return Outcome.QUARANTINED
         row.last_error = reason
         log(
             logger, logging.WARNING, "inbound.retry", inbound=row.id, attempt=row.attempts,
             next_attempt=row.next_attempt_at.isoformat(), error=reason.splitlines()[0][:300],
         )
-        return "retry"
+        return Outcome.RETRY
 
 
 class AlreadyHandled(Exception):
     """Another worker finished this row first (its lease ran out while we worked): roll ours back."""
 
 
-def process_claimed(sessions: sessionmaker[Session], ctx: RunnerContext, claim: Claim, after: AfterFiling | None = None) -> str:
+def process_claimed(sessions: sessionmaker[Session], ctx: RunnerContext, claim: Claim, after: AfterFiling | None = None) -> Outcome:
     """Parse and file one claimed row in its own transaction. Returns what became of it."""
     failpoints.reached("process.after_claim")
     if claim.attempts > ctx.desk.max_attempts:
@@ -138,24 +150,25 @@ def process_claimed(sessions: sessionmaker[Session], ctx: RunnerContext, claim: 
             if not filed.duplicate and (filed.ticket.changes or not filed.new_ticket):
                 filed.ticket.save(writer.conn, now)
             writer.flush()
-            status = "duplicate" if filed.duplicate else "done"
+            status = InboundStatus.DUPLICATE if filed.duplicate else InboundStatus.FILED
+            outcome = Outcome.DUPLICATE if filed.duplicate else Outcome.FILED
             marked = writer.conn.execute(
                 update(Inbound)
-                .where(Inbound.id == claim.row_id, Inbound.status == "pending")
+                .where(Inbound.id == claim.row_id, Inbound.status == InboundStatus.RECEIVED)
                 .values(status=status, ticket_id=filed.ticket_id, processed_at=now, last_error=None)
             )
             if marked.rowcount != 1:
                 raise AlreadyHandled()
             failpoints.reached("process.before_commit")
     except AlreadyHandled:
-        return "skipped"
+        return Outcome.SKIPPED
     except Exception as exc:
         return _failed(sessions, ctx, claim, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}", permanent=False)
     log(
         logger, logging.INFO, "inbound.filed", inbound=claim.row_id, ticket=filed.ticket_id,
         new=filed.new_ticket, duplicate=filed.duplicate, thread=filed.thread.how if filed.thread else "duplicate",
     )
-    return status
+    return outcome
 
 
 def process_pending(
@@ -177,13 +190,13 @@ def process_pending(
                 _release(sessions, claims[i:])
                 return stats
             outcome = process_claimed(sessions, ctx, claim, after)
-            if outcome == "done":
+            if outcome is Outcome.FILED:
                 stats.done += 1
-            elif outcome == "duplicate":
+            elif outcome is Outcome.DUPLICATE:
                 stats.duplicates += 1
-            elif outcome == "retry":
+            elif outcome is Outcome.RETRY:
                 stats.retried += 1
-            elif outcome == "quarantined":
+            elif outcome is Outcome.QUARANTINED:
                 stats.quarantined += 1
     return stats
 
@@ -192,19 +205,19 @@ def _release(sessions: sessionmaker[Session], claims: list[Claim]) -> None:
     with unit_of_work(sessions) as session:
         for claim in claims:
             session.execute(
-                update(Inbound).where(Inbound.id == claim.row_id, Inbound.status == "pending")
+                update(Inbound).where(Inbound.id == claim.row_id, Inbound.status == InboundStatus.RECEIVED)
                 .values(attempts=claim.attempts - 1, next_attempt_at=Inbound.fetched_at)
             )
 
 
 def retry_quarantined(session: Session, ids: list[int] | None, now: datetime) -> int:
     """Put quarantined rows (all, or those in `ids`) back in the queue with a fresh attempt count."""
-    query = select(Inbound).where(Inbound.status == "quarantined")
+    query = select(Inbound).where(Inbound.status == InboundStatus.QUARANTINED)
     if ids:
         query = query.where(Inbound.id.in_(ids))
     rows = session.scalars(query).all()
     for row in rows:
-        row.status = "pending"
+        row.status = InboundStatus.RECEIVED
         row.attempts = 0
         row.next_attempt_at = now
         add_event(session, None, "inbound.requeued", now, inbound_id=row.id)

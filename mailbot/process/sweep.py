@@ -18,14 +18,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailbot.core.mail import Address
 from mailbot.core.sla import Level, format_span
+from mailbot.core.template_contexts import CustomerView, EscalationContext, LevelView
 from mailbot.logs import log
-from mailbot.outbox.compose import Outgoing
-from mailbot.outbox.enqueue import MailOrigin, enqueue_later
+from mailbot.outbox.bot_mail import BotMail, BotMailer
+from mailbot.policy.in_force import Policy
 from mailbot.policy.terms import ASSIGNEE, Terms
-from mailbot.process.desk import Desk
 from mailbot.process.filing import TICKET_COLUMNS, TicketState, state_from_row
-from mailbot.process.housekeeping import Housekeeping
-from mailbot.process.respond import Policy
+from mailbot.process.mail_views import desk_view, entitlement_view, ticket_view
 from mailbot.process.response_clock import clock_of
 from mailbot.render import Templates
 from mailbot.store.db import unit_of_work
@@ -35,7 +34,6 @@ from mailbot.store.writer import Writer
 logger = logging.getLogger("mailbot.sweep")
 
 BATCH = 500
-HOUSEKEEPING_EVERY = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -112,20 +110,14 @@ def preview(sessions: sessionmaker[Session], terms: Terms, at: datetime) -> list
 
 
 class Sweeper:
-    def __init__(self, sessions: sessionmaker[Session], policy: Callable[[], Policy], desk: Desk, origin: MailOrigin, language: str, housekeeping: Housekeeping | None = None) -> None:
+    def __init__(self, sessions: sessionmaker[Session], policy: Callable[[], Policy], mailer: BotMailer, language: str) -> None:
         self.sessions = sessions
         self.policy = policy
-        self.desk = desk
-        self.origin = origin
+        self.mailer = mailer
         self.language = language
-        self.housekeeping = housekeeping  # renewal reminders and credential redaction ride on the sweep
-        self._housekept: datetime | None = None
 
     def run(self, now: datetime, should_stop: Callable[[], bool] = lambda: False) -> int:
         """Fire everything due at `now`; returns how many levels fired."""
-        if self.housekeeping is not None and (self._housekept is None or now - self._housekept >= HOUSEKEEPING_EVERY or now < self._housekept):
-            self.housekeeping.run(now)
-            self._housekept = now
         fired_total = 0
         while not should_stop():
             fired, seen = self._batch(now)
@@ -177,32 +169,15 @@ class Sweeper:
         log(logger, logging.INFO, "sla.escalated", ticket=ticket.id, escalation=item.level.name, deadline=item.deadline.isoformat(), to=",".join(everyone) or "-")
         if not everyone:
             return  # recorded; nobody to tell (configure [recipients] in escalation.toml)
-        ent = ticket.entitlement
-        context = {
-            "ticket": ticket.view(),
-            "customer": {"address": ticket.customer, "name": "", "timezone": terms.desk_zone.key},
-            "entitlement": {"state": ticket.entitlement_state, "plan": ticket.plan, "reason": ent.get("reason", ""), "product": ent.get("product")},
-            "deadline": item.deadline,
-            "zone": terms.desk_zone.key,
-            "level": {"name": item.level.name, "fraction": item.level.fraction},
-            "clock": item.clock,
-            "time_left": left,
-            "desk": {"name": self.origin.support_name, "address": self.desk.support_address},
-            "reply_address": self.desk.signer.reply_address(self.desk.support_address, ticket.id),
-            "now": now,
-        }
-        rendered = templates.render(terms.escalation_template, self.language, context)
-        out = Outgoing(
-            from_name=self.origin.support_name,
-            from_addr=self.desk.support_address,
-            to=tuple(Address(a) for a in everyone),
-            subject=rendered.subject,
-            body=rendered.body,
-            message_id=self.origin.new_message_id(ticket.id, internal=True),
-            date=now,
-            reply_to=str(context["reply_address"]),
-            auto_submitted="auto-generated",
-            language=rendered.language,
+        zone = terms.desk_zone.key
+        context = EscalationContext(
+            desk=desk_view(self.mailer.origin), zone=zone, now=now, ticket=ticket_view(ticket),
+            customer=CustomerView(ticket.customer, "", zone), entitlement=entitlement_view(ticket, terms), deadline=item.deadline,
+            level=LevelView(item.level.name, item.level.fraction), clock=item.clock, time_left=left,
+            reply_address=self.mailer.ticket_address(ticket.id),
         )
-        key = f"esc:{ticket.id}:{item.clock}:{item.level.name}:{item.deadline.isoformat()}"
-        enqueue_later(writer, self.origin, out, kind="escalation", ticket_id=ticket.id, now=now, dedupe_key=key)
+        bot_mail = BotMail(
+            kind="escalation", to=tuple(Address(a) for a in everyone), ticket_id=ticket.id, for_agents=True, batched=True,
+            dedupe_key=f"esc:{ticket.id}:{item.clock}:{item.level.name}:{item.deadline.isoformat()}",
+        )
+        self.mailer.render_and_queue(writer, bot_mail, templates, terms.escalation_template, self.language, context, now)

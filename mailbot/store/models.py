@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -20,6 +22,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from mailbot.core.ticket_states import InboundStatus, OutboxStatus, TicketStatus
+
+
+def _one_of(column: str, states: type[StrEnum]) -> str:
+    """A CHECK expression allowing exactly the values of `states`."""
+    return f"{column} IN ({', '.join(repr(s.value) for s in states)})"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -68,6 +77,7 @@ class Inbound(Base):
         # The claim walks pending rows in id order and takes the first that is due: (status, id) makes that
         # O(1) however many are waiting, where (status, next_attempt_at) had to sort them all.
         Index("ix_inbound_queue", "status", "id"),
+        CheckConstraint(_one_of("status", InboundStatus), name="ck_inbound_status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -81,7 +91,7 @@ class Inbound(Base):
     size: Mapped[int] = mapped_column(Integer)
     fetched_at: Mapped[datetime]
     # pending → done | duplicate | quarantined; quarantined → pending on a manual retry
-    status: Mapped[str] = mapped_column(String(20), default="pending")
+    status: Mapped[str] = mapped_column(String(20), default=InboundStatus.RECEIVED.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -101,11 +111,14 @@ class InboundRaw(Base):
 
 class Ticket(Base):
     __tablename__ = "ticket"
-    __table_args__ = (Index("ix_ticket_status", "status"),)
+    __table_args__ = (
+        Index("ix_ticket_status", "status"),
+        CheckConstraint(_one_of("status", TicketStatus), name="ck_ticket_status"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subject: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(20), default="new")
+    status: Mapped[str] = mapped_column(String(20), default=TicketStatus.NEW.value)
     queue: Mapped[str] = mapped_column(String(100), default="support")
     priority: Mapped[str] = mapped_column(String(20), default="normal")
     assignee: Mapped[str | None] = mapped_column(String(320))
@@ -244,6 +257,7 @@ class Outbox(Base):
     __table_args__ = (
         UniqueConstraint("dedupe_key", name="uq_outbox_dedupe_key"),
         Index("ix_outbox_queue", "status", "id"),
+        CheckConstraint(_one_of("status", OutboxStatus), name="ck_outbox_status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -258,7 +272,7 @@ class Outbox(Base):
     raw: Mapped[bytes] = mapped_column(LargeBinary)
     automatic: Mapped[bool] = mapped_column(default=False)
     # held → queued (released by a person) → sent | failed | bounced
-    status: Mapped[str] = mapped_column(String(20), default="queued")
+    status: Mapped[str] = mapped_column(String(20), default=OutboxStatus.QUEUED.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     expires_at: Mapped[datetime]

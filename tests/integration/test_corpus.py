@@ -33,7 +33,7 @@ def check_all_accounted(db_url: str, expected: int) -> None:
             if row.status == "quarantined":
                 assert row.last_error, f"inbound {row.id} quarantined without a reason"
             else:
-                assert row.status in ("done", "duplicate"), (row.id, row.status, row.last_error)
+                assert row.status in ("filed", "duplicate"), (row.id, row.status, row.last_error)
                 assert row.status == "duplicate" or row.id in filed
     engine.dispose()
 

@@ -84,7 +84,7 @@ def test_imap_move_survives_sigkill(dovecot: Dovecot, imap_user: ImapUser, tmp_p
     assert done.returncode == 0, done.stderr
     inbound, distinct, filed, statuses = counts(db_url)
     assert (inbound, distinct, filed) == (N, N, N)
-    assert statuses == {"done"}
+    assert statuses == {"filed"}
     assert folder_sizes(dovecot, imap_user) == {"INBOX": 0, "Processed": N}
 
 

@@ -70,7 +70,7 @@ def snapshot(db_url: str) -> dict[str, int]:
             "tickets": s.scalar(select(func.count()).select_from(Ticket)) or 0,
             "acks": s.scalar(select(func.count()).select_from(Outbox).where(Outbox.kind == "ack")) or 0,
             "sent": s.scalar(select(func.count()).select_from(Outbox).where(Outbox.status == "sent")) or 0,
-            "pending": s.scalar(select(func.count()).select_from(Inbound).where(Inbound.status == "pending")) or 0,
+            "pending": s.scalar(select(func.count()).select_from(Inbound).where(Inbound.status == "received")) or 0,
         }
 
     return read(db_url, counts)

@@ -20,10 +20,15 @@ from tests.support.smtp import Received, SmtpServer
 pytestmark = [pytest.mark.dovecot, pytest.mark.slow]
 
 
-def settle(measure: Callable[[], int], quiet: float = 3.0, timeout: float = 60.0) -> int:
-    """Wait until `measure()` stops changing for `quiet` seconds; return its value."""
-    last, since = measure(), time.monotonic()
+def settle(measure: Callable[[], int], at_least: int = 1, quiet: float = 3.0, timeout: float = 120.0) -> int:
+    """Wait until `measure()` has reached `at_least` (the daemon got going, however slow the machine) and then
+    stops changing for `quiet` seconds; return its value."""
     deadline = time.monotonic() + timeout
+    while measure() < at_least:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{measure()} after {timeout}s; expected at least {at_least}")
+        time.sleep(0.2)
+    last, since = measure(), time.monotonic()
     while time.monotonic() < deadline:
         time.sleep(0.2)
         now = measure()

@@ -260,7 +260,7 @@ def test_credentials_are_marked_reminded_and_removed(diafan: DeskUnderTest) -> N
     mails = diafan.run("2026-11-06 12:00")
     assert diafan.ticket().tags == ["credentials"]
     [note] = to(mails, AGENT)
-    assert "marks: credentials" in note.text
+    assert "tags: credentials" in note.text
     diafan.agent_reply(note, "#close\nГотово, модуль обновлён.")
     closed = diafan.run("2026-11-06 13:00")
     closing = [m for m in to(closed, "irina@site.example") if "закрыто" in m.header("Subject")]

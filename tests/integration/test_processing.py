@@ -77,7 +77,7 @@ def test_new_ticket_with_everything_stored(sessions: sessionmaker[Session], cloc
         assert parts == ["eve@customer.example"]
         assert s.scalar(select(MessageRef.ticket_id).where(MessageRef.message_id == "att-1@customer.example")) == ticket.id
         row = s.scalars(select(Inbound)).one()
-        assert row.status == "done" and row.ticket_id == ticket.id
+        assert row.status == "filed" and row.ticket_id == ticket.id
 
 
 def test_reply_with_signed_token_in_address(sessions: sessionmaker[Session], clock: FixedClock) -> None:

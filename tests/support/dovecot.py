@@ -1,8 +1,15 @@
-"""A real Dovecot IMAP server for tests: own config, free loopback ports, throw-away TLS certificate."""
+"""A real Dovecot IMAP server for tests: own config, free loopback ports, throw-away TLS certificate.
+
+Besides the one test password it accepts OAuth2 bearer tokens (SASL XOAUTH2 and OAUTHBEARER): its `oauth2`
+passdb validates JWTs locally (`introspection_mode = local`) with an HMAC key made for this instance, the key
+`tests.support.token_endpoint` signs its access tokens with.
+"""
 
 from __future__ import annotations
 
+import base64
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -17,6 +24,8 @@ DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 MAIL_USER = "nobody"
 MAIL_GROUP = "nogroup"
 PASSWORD = "secret-pw"
+# The key id in the header of every JWT the test token endpoint issues; Dovecot finds the key by it.
+OAUTH2_KEY_ID = "mailbot-test"
 
 
 def free_port() -> int:
@@ -78,6 +87,8 @@ class Dovecot:
         self.mail_root.mkdir(exist_ok=True)
         shutil.chown(self.mail_root, MAIL_USER, MAIL_GROUP)
         self.conf = root / "dovecot.conf"
+        # The HS256 key Dovecot validates access tokens with (the token endpoint signs with the same).
+        self.oauth2_key = secrets.token_bytes(32)
 
     def _config(self) -> str:
         r = self.root
@@ -96,7 +107,11 @@ listen = 127.0.0.1
 protocols = imap
 {ssl}
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login xoauth2 oauthbearer
+# Tests refuse credentials on purpose; answer at once rather than after the default two seconds.
+auth_failure_delay = 0
+# Log why each sign-in was refused ("oauth2 failed: Local validation failed: Token has expired").
+auth_verbose = yes
 mail_location = maildir:{self.mail_root}/%u
 mail_uid = {MAIL_USER}
 mail_gid = {MAIL_GROUP}
@@ -104,9 +119,16 @@ first_valid_uid = 1
 first_valid_gid = 1
 default_login_user = dovenull
 default_internal_user = dovecot
+# A bearer token is checked by the oauth2 passdb alone: its `email` claim must name the user logging in.
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {r}/dovecot-oauth2.conf.ext
+}}
 # Every user name logs in with the one test password: each test takes a fresh, empty mailbox.
 passdb {{
   driver = static
+  mechanisms = plain login
   args = password={PASSWORD}
 }}
 userdb {{
@@ -125,10 +147,33 @@ service imap-login {{
 }}
 service anvil {{
   chroot =
+  # Tests refuse credentials on purpose, all from 127.0.0.1: no socket for the auth penalty, so one refusal
+  # does not slow the next sign-in down by seconds (the penalty is off when auth cannot reach it).
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
 }}
 """
 
+    def _oauth2_config(self) -> str:
+        """The oauth2 passdb's settings, and the key file its local validation reads (by azp, alg and kid)."""
+        keys = self.root / "oauth2-keys"
+        key_file = keys / "default" / "HS256" / OAUTH2_KEY_ID
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(base64.b64encode(self.oauth2_key).decode())
+        for path in (keys, keys / "default", key_file.parent):
+            os.chmod(path, 0o755)
+        os.chmod(key_file, 0o644)
+        return f"""
+introspection_mode = local
+local_validation_key_dict = fs:posix:prefix={keys}/
+username_attribute = email
+active_attribute =
+active_value =
+"""
+
     def start(self) -> "Dovecot":
+        (self.root / "dovecot-oauth2.conf.ext").write_text(self._oauth2_config())
         self.conf.write_text(self._config())
         # Dovecot daemonizes; its children would hold captured pipes open forever, so send output to a file.
         with open(self.root / "startup.log", "wb") as out:

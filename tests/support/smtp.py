@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -12,8 +15,8 @@ from email.policy import default
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import MISSING, AuthResult, Envelope, Session
 from aiosmtpd.smtp import SMTP as SMTPServer
-from aiosmtpd.smtp import Envelope, Session
 
 from tests.support.dovecot import free_port
 
@@ -90,6 +93,49 @@ class RecordingHandler:
                     return list(self.received)
             time.sleep(0.05)
         raise AssertionError(f"expected {count} messages, the SMTP server got {len(self.received)}")
+
+
+@dataclass
+class OAuthHandler(RecordingHandler):
+    """A RecordingHandler that also takes SASL XOAUTH2 and OAUTHBEARER, checking each bearer token with
+    `verify(token, user)` (None to accept, else why not), as the test Dovecot does."""
+
+    verify: Callable[[str, str], str | None] = lambda token, user: "no verifier"
+    signed_in: list[tuple[str, str]] = field(default_factory=list)  # (mechanism, user) of each success
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (mechanism, reason) of each refusal
+
+    async def auth_XOAUTH2(self, server: SMTPServer, args: list[str]) -> AuthResult:
+        return await self._bearer(server, args, "XOAUTH2")
+
+    async def auth_OAUTHBEARER(self, server: SMTPServer, args: list[str]) -> AuthResult:
+        return await self._bearer(server, args, "OAUTHBEARER")
+
+    async def _bearer(self, server: SMTPServer, args: list[str], mechanism: str) -> AuthResult:
+        if len(args) > 1:
+            try:
+                blob: Any = base64.b64decode(args[1], validate=True)
+            except binascii.Error:
+                return AuthResult(success=False, handled=False, message="501 5.5.2 Can't decode base64")
+        else:  # no initial response: ask for it
+            blob = await server.challenge_auth(b"", encode_to_b64=False)
+            if blob is MISSING:
+                return AuthResult(success=False, handled=True)
+        fields = dict(part.split("=", 1) for part in blob.decode().split("\x01") if "=" in part)
+        user = fields.get("user", "")
+        if mechanism == "OAUTHBEARER":
+            gs2 = blob.decode().split("\x01", 1)[0]  # "n,a=user,"
+            user = gs2.split(",")[1].removeprefix("a=").replace("=2C", ",").replace("=3D", "=")
+        token = fields.get("auth", "").removeprefix("Bearer ")
+        reason = self.verify(token, user)
+        if reason is None:
+            with self.lock:
+                self.signed_in.append((mechanism, user))
+            return AuthResult(success=True, auth_data=user)
+        with self.lock:
+            self.refused.append((mechanism, reason))
+        # As Gmail and Exchange do: an error challenge, the client's empty answer, then 535.
+        await server.challenge_auth(json.dumps({"status": "401", "schemes": "bearer"}))
+        return AuthResult(success=False, handled=False)
 
 
 class SmtpServer:

@@ -45,7 +45,7 @@ def test_start_outside_hours_rolls_to_the_next_opening() -> None:
     assert c.add(local("Europe/Berlin", 2026, 3, 6, 19, 30), timedelta(0)) == local("Europe/Berlin", 2026, 3, 9, 9, 0)
     assert c.add(local("Europe/Berlin", 2026, 3, 7, 11, 0), 2 * H) == local("Europe/Berlin", 2026, 3, 9, 11, 0)
     assert c.add(local("Europe/Berlin", 2026, 3, 9, 7, 0), 1 * H) == local("Europe/Berlin", 2026, 3, 9, 10, 0)
-    assert c.next_open(local("Europe/Berlin", 2026, 3, 9, 10, 0)) == local("Europe/Berlin", 2026, 3, 9, 10, 0)
+    assert c.add(local("Europe/Berlin", 2026, 3, 9, 10, 0), timedelta(0)) == local("Europe/Berlin", 2026, 3, 9, 10, 0)
 
 
 def test_between_and_count() -> None:

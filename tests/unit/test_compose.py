@@ -116,18 +116,12 @@ def test_no_auto_markers_for_a_person_s_reply() -> None:
 
 def test_loop_header_always_set() -> None:
     assert roundtrip(BASE)[LOOP_HEADER] == "support@example.com"
-    assert roundtrip(replace(BASE, loop_marker="desk-1"))[LOOP_HEADER] == "desk-1"
     assert roundtrip(replace(BASE, auto_submitted="auto-replied"))[LOOP_HEADER] == "support@example.com"
 
 
 def test_content_language() -> None:
     msg = roundtrip(replace(BASE, language="ru"))
     assert msg["Content-Language"] == "ru"
-
-
-def test_extra_headers() -> None:
-    msg = roundtrip(replace(BASE, extra_headers=[("X-Ticket", "5")]))
-    assert msg["X-Ticket"] == "5"
 
 
 def test_crlf_line_endings_only() -> None:
