@@ -5,6 +5,7 @@ from __future__ import annotations
 # Each command's module is imported only when that command runs (or its --help is asked for), so `--help`,
 # `--version` and the daemon's start-up do not pay for every other command's imports.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("cmd_init", "start a deployment in DIR: a commented config, a copy of a preset's rules, a secret"),
     "run": ("cmd_run", "the daemon: poll, process, send and sweep on timers until SIGTERM"),
     "check-config": ("cmd_check_config", "validate the configuration and exit"),
     "db": ("cmd_db", "database schema"),
