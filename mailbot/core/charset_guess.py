@@ -93,6 +93,22 @@ def _is_multibyte_utf8(data: bytes) -> str | None:
         return None
 
 
+def _nearly(data: bytes, codec: str) -> Decoded | None:
+    """`codec` with a few broken bytes replaced: one bad byte in a long UTF-8 text does not make it another
+    charset (a guess would turn the whole text into mojibake)."""
+    if codec.startswith("iso2022"):
+        return None
+    try:
+        text = data.decode(codec, "replace")
+    except LookupError:
+        return None
+    bad = text.count("\ufffd")
+    good = sum(1 for ch in text if ch > "\x7f") - bad
+    if bad <= max(1, len(data) // 500) and good >= 10 * bad:
+        return Decoded(text, codec, f"{bad} undecodable byte sequence(s) replaced")
+    return None
+
+
 def score(text: str) -> float:
     """How much `text` looks like something a person wrote: words in one script and sensible letter case
     score, control characters, rare symbols and words that mix scripts or case cost."""
@@ -134,12 +150,19 @@ def decode_text(data: bytes, declared: str | None, fallbacks: tuple[str, ...] = 
                 if utf8 is not None:
                     return Decoded(utf8, "utf-8", f"declared {declared} but the bytes are UTF-8")
             return Decoded(text, codec, "declared")
+        nearly = _nearly(data, codec)
+        if nearly is not None:
+            return nearly
     if is_iso2022jp(data):
         return Decoded(decode_iso2022jp(data), "iso2022_jp", "escape sequences" + (f"; declared {declared} did not fit" if declared else ""))
     why = f"declared {declared} did not fit; " if declared else ""
     utf8 = _is_multibyte_utf8(data)
     if utf8 is not None:
         return Decoded(utf8, "utf-8", why + "valid UTF-8")
+    if codec != "utf-8":
+        nearly = _nearly(data, "utf-8")
+        if nearly is not None:
+            return Decoded(nearly.text, "utf-8", why + nearly.how)
     best: tuple[float, int, str, str] | None = None
     for rank, label in enumerate(fallbacks):
         fb = codec_for(label)

@@ -43,7 +43,7 @@ def extract_uuencoded(text: str) -> tuple[str, list[UuFile]]:
     for m in _BEGIN.finditer(text):
         if m.start() < pos:
             continue
-        end = re.search(r"^end\s*$", text[m.end():], re.MULTILINE)
+        end = re.search(r"^end[ \t]*$", text[m.end():], re.MULTILINE)
         if end is None:
             break
         body = text[m.end():m.end() + end.start()]
