@@ -67,11 +67,11 @@ def codec_for(label: str | None) -> str | None:
         return None
     name = label.strip().strip('"').strip("'").lower()
     name = _ALIASES.get(name, name)
-    if not name:
+    if not name or not name.isprintable() or len(name) > 40:
         return None
     try:
         return codecs.lookup(name).name
-    except LookupError:
+    except (LookupError, ValueError):
         return None
 
 

@@ -156,3 +156,9 @@ def test_large_reader_finds_parts_and_decodes_on_demand() -> None:
     assert [p.get_content_type() for p in leaves] == ["text/plain", "text/html", "application/octet-stream"]
     assert leaves[0].get_payload(decode=True) == b"Hello"
     assert leaves[2].get_payload(decode=True) == payload
+
+
+@pytest.mark.parametrize("label", ["\x00utf-8", "utf-8\n", "x" * 200, "../../etc", "utf\udcff8"])
+def test_hostile_charset_labels_are_unknown_not_errors(label: str) -> None:
+    # Found by bench/fuzz_parse.py: a NUL in an encoded word's charset made the codec lookup raise.
+    assert decode_text("Grüße".encode("utf-8"), label).text == "Grüße"
