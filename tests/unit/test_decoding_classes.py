@@ -58,3 +58,25 @@ def test_uuencoded_file_is_an_attachment_with_its_bytes() -> None:
     [part] = mail.parts
     assert part.payload == bytes(range(256)) * 4 + b"report end"
     assert "begin 644" not in mail.text and "M  $" not in mail.text
+
+
+def test_a_repaired_sender_never_proves_an_agent() -> None:
+    from mailbot.core.agents import Agent, Directory, identify
+    from mailbot.core.tokens import ReplyToken
+
+    bob = Agent("bob@vendor.example", "Bob", ("support",))
+    auth = "Authentication-Results: mx.test; dkim=pass header.d=vendor.example"
+    for sender, agent in (("Bob <bob@vendor.example>", bob), ("Bob <bob@vendor.example.>", None), ("Bob bob@vendor.example", None)):
+        raw = f"From: {sender}\r\nTo: support@example.com\r\n{auth}\r\nSubject: Re: x\r\n\r\nhi\r\n".encode()
+        proof = identify(parse_mail(raw), ReplyToken("a", 7, bob.key), Directory((bob,)), "mx.test", True)
+        assert proof.agent == agent, sender
+
+
+def test_a_repaired_sender_meets_the_same_loop_checks() -> None:
+    from mailbot.core.automatic import automatic_reasons
+
+    own = parse_mail(b"From: Support <support@example.com.>\r\nSubject: x\r\n\r\nhi\r\n")
+    assert own.sender_origin == "repaired"
+    assert automatic_reasons(own, lambda a: a == "support@example.com", False) == ["sent from our own address support@example.com"]
+    daemon = parse_mail(b"From: MAILER-DAEMON mailer-daemon@mx.example\r\nSubject: x\r\n\r\nhi\r\n")
+    assert any("machine sender" in r for r in automatic_reasons(daemon, lambda a: False, False))
