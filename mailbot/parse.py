@@ -125,7 +125,7 @@ def _sender(headers: _Headers) -> tuple[Address | None, str | None, str]:
     if raw_sender:
         alt, _alt_problem = parse_single(unfold(raw_sender))
         if alt is not None:
-            return alt, f"{problem}; used the Sender header", "sender"
+            return _with_names([alt], unfold(raw_sender), headers.charsets)[0], f"{problem}; used the Sender header", "sender"
     return None, problem, "from"
 
 
@@ -214,7 +214,7 @@ def parse_mail(raw: bytes, options: ParseOptions = DEFAULT_OPTIONS) -> InboundMa
         headers=headers.items,
         return_path=clean(decode_unstructured(return_path)) if return_path is not None else None,
         content_type=msg.get_content_type(),
-        defects=tuple(_defects(msg) + found.notes + notes),
+        defects=tuple(notes + found.notes + _defects(msg)),  # ours first: the event keeps the first ten
         sender_origin=origin,
         decoding=tuple(decoding),
     )

@@ -129,3 +129,21 @@ def test_large_and_many_part_mail_is_filed_with_a_note(tmp_path: Path, db_url: s
     received = [e.detail for e in events if e.kind == "message.received"]
     assert any("only the first 100 were read" in d for detail in received for d in detail["defects"])
     assert any("over max_message_bytes" in d for detail in received for d in detail["defects"])
+
+
+@pytest.mark.slow
+def test_tickets_show_full_says_how_a_message_was_decoded(tmp_path: Path, db_url: str) -> None:
+    poll(tmp_path, db_url, [("short-cp1251-body.eml", (SAMPLES / "short-cp1251-body.eml").read_bytes())], language="ru")
+    result = run_mailbot(tmp_path / "m.toml", "tickets", "show", "1", "--full")
+    assert result.returncode == 0, result.stderr
+    assert "Спасибо за помощь" in result.stdout
+    assert "decoded: text part 1: cp1251 (declared unknown-8bit did not fit; fallback charset)" in result.stdout
+
+
+@pytest.mark.slow
+def test_an_outlook_msg_file_is_quarantined_with_the_reason(tmp_path: Path, db_url: str) -> None:
+    raw = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(range(256)) * 8
+    poll(tmp_path, db_url, [("outlook", raw)])
+    [row], messages, _, _, _ = rows(db_url)
+    assert row.status == "quarantined" and "Outlook .msg" in (row.last_error or "")
+    assert messages == []
