@@ -123,7 +123,7 @@ def main() -> int:
     table = run(args.verbose)
     print(f"{'class':<32} {'right':>9} {'U+FFFD':>7} {'mojibake':>9}")
     totals = {"right": 0, "total": 0, "fffd": 0, "mojibake": 0}
-    for cls in sorted(table):
+    for cls in sorted(table, key=lambda c: (int(c.split()[0]) if c.split()[0].isdigit() else 99, c)):
         row = table[cls]
         for k in totals:
             totals[k] += row[k]

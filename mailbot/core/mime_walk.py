@@ -11,6 +11,7 @@ from email.message import Message
 from mailbot.core.charset_guess import decode_text
 from mailbot.core.header_decoding import HeaderCharsets, decode_unstructured, decode_words
 from mailbot.core.mail import Part
+from mailbot.core.mime_repair import parts_after_close, parts_by_found_boundary
 from mailbot.core.parse_options import ParseOptions
 from mailbot.core.text import clean
 from mailbot.core.uuencode import extract_uuencoded
@@ -126,15 +127,20 @@ def _walk(part: Message, acc: Walk, options: ParseOptions, charsets: HeaderChars
             for sub in payload:
                 if isinstance(sub, Message):
                     _walk(sub, acc, options, charsets, depth + 1)
+        late = parts_after_close(part)
+        if late:
+            acc.notes.append(f"{len(late)} part(s) after the closing boundary of a {ctype} read")
+            for sub in late:
+                _walk(sub, acc, options, charsets, depth + 1)
         return
     acc.seen += 1
     if acc.seen > options.max_parts:
         acc.skipped += 1
         return
-    _leaf(part, acc, options, charsets, ctype)
+    _leaf(part, acc, options, charsets, ctype, depth)
 
 
-def _leaf(part: Message, acc: Walk, options: ParseOptions, charsets: HeaderCharsets, ctype: str) -> None:
+def _leaf(part: Message, acc: Walk, options: ParseOptions, charsets: HeaderCharsets, ctype: str, depth: int) -> None:
     index = len(acc.parts) + 1
     if ctype in _FORWARDED_TYPES:
         acc.parts.append(_forwarded(part, index, charsets))
@@ -147,6 +153,13 @@ def _leaf(part: Message, acc: Walk, options: ParseOptions, charsets: HeaderChars
         acc.parts.append(Part(filename=f"part-{index}.txt", content_type=ctype, payload=text.encode("utf-8", "surrogateescape")))
         return
     if part.get_content_maintype() == "multipart":
+        raw = part.get_payload()
+        found = parts_by_found_boundary(raw) if isinstance(raw, str) and depth < options.max_depth else None
+        if found is not None:
+            acc.notes.append(f"part {index}: {ctype} without its declared boundary; split by {found[0]!r}, which it uses")
+            for sub in found[1]:
+                _walk(sub, acc, options, charsets, depth + 1)
+            return
         # A multipart whose boundary never appears: its payload is the only text there is.
         text = _text(part, acc, index, options)
         acc.notes.append(f"part {index}: {ctype} without its boundary; read as text")

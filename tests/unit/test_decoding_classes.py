@@ -31,7 +31,7 @@ def test_sample_decodes_exactly(exp: dict[str, Any]) -> None:
 
 def test_every_class_has_samples() -> None:
     classes = {e["class"].split()[0] for e in EXPECTED}
-    assert classes == {str(n) for n in range(1, 10)}
+    assert classes == {str(n) for n in range(1, 11)}
 
 
 def test_the_charset_used_and_why_is_recorded() -> None:
