@@ -173,7 +173,7 @@ def parse_mail(raw: bytes, options: ParseOptions = DEFAULT_OPTIONS) -> InboundMa
         charsets = HeaderCharsets(_declared_charsets(msg), options.fallback_charsets)
         found = walk(msg, options, charsets)
     except (TooDeep, RecursionError) as exc:
-        raise MalformedMail(f"cannot parse message: nesting too deep ({type(exc).__name__})") from exc
+        raise MalformedMail(f"Message nesting too deep: more than {options.max_depth} levels of MIME parts") from exc
     except (LookupError, ValueError, TypeError, IndexError, AttributeError) as exc:
         raise MalformedMail(f"cannot parse message: {type(exc).__name__}: {exc}") from exc
     headers = _Headers(msg, charsets)
