@@ -12,7 +12,7 @@ from email.utils import parsedate_to_datetime
 
 from mailbot.core.address_repair import name_for, repair_mailbox
 from mailbot.core.addresses import parse_list, parse_single, valid_addr_spec
-from mailbot.core.header_decoding import HeaderCharsets, decode_unstructured, display_name, raw_to_text, split_mailboxes
+from mailbot.core.header_decoding import HeaderCharsets, decode_unstructured, display_name, raw_header_text, split_mailboxes
 from mailbot.core.header_junk import header_start
 from mailbot.core.large_mime import parse_large
 from mailbot.core.mail import Address, InboundMail
@@ -25,6 +25,7 @@ _MSGID = re.compile(r"<([^<>\s]+)>")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _PARSER = BytesParser(policy=compat32)
 _MAX_DEFECTS = 20
+_NOTED_HEADERS = {"from", "subject", "to", "cc", "reply-to", "sender"}
 DEFAULT_OPTIONS = ParseOptions()
 
 
@@ -47,7 +48,14 @@ class _Headers:
 
     def __init__(self, msg: Message, charsets: HeaderCharsets) -> None:
         self.charsets = charsets
-        self.items = tuple((str(k), raw_to_text(str(v), charsets)) for k, v in msg.raw_items())
+        self.notes: list[str] = []  # how raw 8-bit bytes in the headers that matter were read
+        items = []
+        for key, value in msg.raw_items():
+            text, note = raw_header_text(str(value), charsets)
+            if note and str(key).lower() in _NOTED_HEADERS:
+                self.notes.append(f"{key} header: 8-bit bytes read as {note}")
+            items.append((str(key), text))
+        self.items = tuple(items)
 
     def all(self, name: str) -> list[str]:
         lname = name.lower()
@@ -180,6 +188,7 @@ def parse_mail(raw: bytes, options: ParseOptions = DEFAULT_OPTIONS) -> InboundMa
     sender, problem, origin = _sender(headers)
     if origin == "repaired" and problem:
         decoding.append(f"sender {problem}")
+    decoding.extend(headers.notes)
     decoding.extend(found.decoding)
     if large:
         notes.append(f"message of {len(raw):,} bytes is over max_message_bytes ({options.max_message_bytes:,}): read part by part")

@@ -24,14 +24,21 @@ class HeaderCharsets:
     fallbacks: tuple[str, ...] = ("cp1252",)
 
 
-def raw_to_text(value: str, charsets: HeaderCharsets) -> str:
-    """A header as the stdlib hands it over (undeclared 8-bit bytes as surrogates) turned into text."""
+def raw_header_text(value: str, charsets: HeaderCharsets) -> tuple[str, str | None]:
+    """A header as the stdlib hands it over (undeclared 8-bit bytes as surrogates) turned into text, and
+    how its 8-bit bytes were read (None when it had none)."""
     try:
         value.encode("utf-8")
-        return value
+        return value, None
     except UnicodeEncodeError:
         data = value.encode("utf-8", "surrogateescape")
-        return decode_header_bytes(data, charsets.declared, charsets.fallbacks).text
+        decoded = decode_header_bytes(data, charsets.declared, charsets.fallbacks)
+        return decoded.text, decoded.note
+
+
+def raw_to_text(value: str, charsets: HeaderCharsets) -> str:
+    """raw_header_text without the note."""
+    return raw_header_text(value, charsets)[0]
 
 
 def _word_bytes(encoding: str, payload: str) -> bytes | None:

@@ -80,3 +80,9 @@ def test_a_repaired_sender_meets_the_same_loop_checks() -> None:
     assert automatic_reasons(own, lambda a: a == "support@example.com", False) == ["sent from our own address support@example.com"]
     daemon = parse_mail(b"From: MAILER-DAEMON mailer-daemon@mx.example\r\nSubject: x\r\n\r\nhi\r\n")
     assert any("machine sender" in r for r in automatic_reasons(daemon, lambda a: False, False))
+
+
+def test_the_charset_of_raw_header_bytes_is_recorded() -> None:
+    assert parsed("short-koi8-subject.eml", "ru").decoding == ("Subject header: 8-bit bytes read as koi8-r (fallback charset)",)
+    notes = parsed("8bit-header-latin1.eml").decoding
+    assert "From header: 8-bit bytes read as cp1252 (charset the message declares)" in notes
