@@ -21,6 +21,7 @@ from pydantic import (
 )
 from sqlalchemy.engine import make_url
 
+from mailbot.core.charset_guess import codec_for
 from mailbot.core.client_certificate import ClientCertificate, parse_client_certificate
 from mailbot.errors import ConfigError, from_validation
 
@@ -313,6 +314,25 @@ class Processing(Strict):
     batch_size: Annotated[int, Field(ge=1, le=10000)] = 200
 
 
+class Intake(Strict):
+    """How parsing reads what a message leaves unsaid, and how much of a message it reads."""
+
+    # Tried in order for text that declares no charset and is not UTF-8; the best-scoring fit wins.
+    # Empty: chosen by [replies] default_language (windows-1251/koi8-r for ru, shift_jis/euc-jp for ja, ...).
+    fallback_charsets: list[str] = []
+    max_message_bytes: Annotated[int, Field(ge=64 * 1024)] = 25 * 1024 * 1024
+    max_text_chars: Annotated[int, Field(ge=1000)] = 1_000_000
+    max_parts: Annotated[int, Field(ge=10, le=100_000)] = 1000
+
+    @field_validator("fallback_charsets")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        unknown = [v for v in value if codec_for(v) is None]
+        if unknown:
+            raise ValueError(f"unknown charset(s): {', '.join(unknown)}")
+        return value
+
+
 class Schedule(Strict):
     poll_seconds: Annotated[float, Field(gt=0)] = 60.0
     process_seconds: Annotated[float, Field(gt=0)] = 5.0
@@ -443,6 +463,7 @@ class Settings(Strict):
     mailbot: DeskConfig = DeskConfig()
     workers: Workers = Workers()
     processing: Processing = Processing()
+    intake: Intake = Intake()
     schedule: Schedule = Schedule()
     logging: Logging = Logging()
     smtp: SmtpConfig = SmtpConfig()

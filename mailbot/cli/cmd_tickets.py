@@ -75,6 +75,9 @@ def cmd_tickets(config: Config, args: argparse.Namespace) -> int:
                 who = m.sender or "(unknown sender)"
                 print(f"\n--- message {m.id} {m.direction} {m.author} from {who} at {m.created_at:%Y-%m-%d %H:%M} UTC")
                 print(f"    Subject: {m.subject}")
+                if args.full and m.decoding:
+                    for note in m.decoding:
+                        print(f"    decoded: {note}")
                 for a in s.scalars(select(Attachment).where(Attachment.ticket_message_id == m.id)):
                     print(f"    [{a.disposition}] {a.filename} ({a.content_type}, {a.size} bytes, sha256 {a.sha256[:12]})")
                 lines = with_folds(m.text.strip()) if args.full and m.direction == "in" else m.text.strip().splitlines()

@@ -91,6 +91,9 @@ def identify(mail: InboundMail, token: ReplyToken | None, directory: Directory, 
     if mail.sender is None or mail.sender.addr != agent.address:
         who = mail.sender.addr if mail.sender else "an unparseable sender"
         return Proof(None, f"sent to {agent.address}'s reply address by {who}, not by the agent")
+    if mail.sender_origin != "from":
+        # Only a From header that parses strictly names an agent; a repaired one or Sender never does.
+        return Proof(None, f"From {agent.address} only after {mail.sender_origin} address parsing: not proof")
     if require_auth:
         ok, why = authenticated(mail, authserv_id)
         if not ok:

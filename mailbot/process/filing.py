@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from mailbot.core.agents import Agent, Proof, identify
+from mailbot.core.fingerprint import content_fingerprint
 from mailbot.core.language import detect
 from mailbot.core.mail import InboundMail
 from mailbot.core.subject import strip_prefixes
@@ -18,7 +19,7 @@ from mailbot.core.thread_match import ThreadDecision, decide_thread
 from mailbot.core.ticket_states import ClockEffect, TicketStatus
 from mailbot.core.tokens import ReplyToken
 from mailbot.process.desk import Desk
-from mailbot.process.thread_lookup import find_duplicate, find_token, gather
+from mailbot.process.thread_lookup import find_earlier_copy, find_token, gather
 from mailbot.store.models import Participant, Ticket, TicketMessage
 from mailbot.store.writer import Writer
 
@@ -112,12 +113,19 @@ def file_message(writer: Writer, inbound_id: int, mail: InboundMail, desk: Desk,
         notes.append(f"agent reply address of ticket {token.ticket_id} used by someone not on that ticket: not proof")
         token = None
     lookup = gather(writer.conn, mail, token, desk.signer, desk.message_id_domain)
+    digests = [hashlib.sha256(part.payload).hexdigest() for part in mail.parts]
+    fingerprint = content_fingerprint(mail.text, digests)
+    reused_from: int | None = None
     if lookup.seen_before:
-        duplicate = find_duplicate(writer.conn, mail)
-        if duplicate is not None:
-            ticket_id, first = duplicate
-            writer.event(ticket_id, "message.duplicate", now, inbound_id=inbound_id, message_id=mail.message_id, first_copy=first)
-            return Filed(mail, load_ticket(writer.conn, ticket_id), first, new_ticket=False, duplicate=True, thread=None, received_at=received_at or now)
+        earlier = find_earlier_copy(writer.conn, mail, fingerprint)
+        if earlier is not None and earlier.same_content:
+            writer.event(earlier.ticket_id, "message.duplicate", now, inbound_id=inbound_id, message_id=mail.message_id, first_copy=earlier.row_id)
+            return Filed(
+                mail, load_ticket(writer.conn, earlier.ticket_id), earlier.row_id, new_ticket=False, duplicate=True, thread=None,
+                received_at=received_at or now,
+            )
+        if earlier is not None:
+            reused_from = earlier.row_id
 
     decision = decide_thread(lookup.facts)
     sender = mail.sender.addr if mail.sender else ""
@@ -164,10 +172,15 @@ def file_message(writer: Writer, inbound_id: int, mail: InboundMail, desk: Desk,
         html=mail.html,
         sent_at=mail.date,
         created_at=now,
+        content_hash=fingerprint,
+        decoding=list(mail.decoding) or None,
     )
-    for part in mail.parts:
-        writer.attachment(message_row_id, part, hashlib.sha256(part.payload).hexdigest())
+    for part, digest in zip(mail.parts, digests):
+        writer.attachment(message_row_id, part, digest)
     writer.message_ref(mail.message_id, ticket.id)
+    if reused_from is not None:
+        # Same Message-ID and sender, different content: a second message, filed, and the reuse said.
+        writer.event(ticket.id, "message.id_reused", now, inbound_id=inbound_id, message_id=mail.message_id, earlier_message=reused_from, message=message_row_id)
 
     if mail.sender is not None:
         role = "agent" if agent else "customer" if new else "cc"

@@ -141,7 +141,7 @@ def process_claimed(sessions: sessionmaker[Session], ctx: RunnerContext, claim: 
     if claim.attempts > ctx.desk.max_attempts:
         return _failed(sessions, ctx, claim, "gave up: the process died while handling it", permanent=True)
     try:
-        mail = parse_mail(claim.raw)  # outside the transaction: SQLite's write lock is not held while parsing
+        mail = parse_mail(claim.raw, ctx.desk.parse_options)  # outside the transaction: SQLite's write lock is not held while parsing
     except MalformedMail as exc:
         return _failed(sessions, ctx, claim, str(exc), permanent=True)
     except Exception as exc:

@@ -209,6 +209,10 @@ class TicketMessage(Base):
     html: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    # core/fingerprint.py: equal for two copies of one message, different for a reused Message-ID
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    # how the text was decoded (charsets and why) and what was repaired, as parsing recorded it
+    decoding: Mapped[list[Any] | None] = mapped_column(JSON)
 
     ticket: Mapped[Ticket] = relationship(back_populates="messages")
     attachments: Mapped[list[Attachment]] = relationship(order_by="Attachment.id", cascade="all, delete-orphan")
