@@ -409,7 +409,9 @@ class Agents(Strict):
     # with the From domain, or DMARC, passing.
     require_authentication: bool = True
     # The authserv-id our own border MTA writes in Authentication-Results; headers from anyone else are
-    # ignored. Required while require_authentication is true and agents are configured.
+    # ignored, and so is any header with our id below the top-most one. Required while
+    # require_authentication is true and agents are configured. "exchange-online" stands for Microsoft 365,
+    # whose headers name no authserv-id.
     authserv_id: str = ""
     # Relayed answers come from the support address; with this, the display name shows the agent too.
     show_agent_names: bool = False

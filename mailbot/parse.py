@@ -178,10 +178,12 @@ def parse_mail(raw: bytes) -> InboundMail:
 
     headers = tuple((str(k), str(v)) for k, v in msg.raw_items())
     sender, problem = parse_single(decode_header_value(_raw(msg, "From")) or None)
+    sender_header = "From"
     if sender is None and _raw(msg, "Sender"):
         alt, alt_problem = parse_single(decode_header_value(_raw(msg, "Sender")))
         if alt is not None:
-            sender, problem = alt, f"{problem}; used the Sender header"
+            # Good enough to answer and file by; never good enough to be an agent (core.agents).
+            sender, problem, sender_header = alt, f"{problem}; used the Sender header", "Sender"
     acc = _Walk()
     _walk(msg, acc)
     html = "\n".join(acc.html) or None
@@ -208,4 +210,5 @@ def parse_mail(raw: bytes) -> InboundMail:
         return_path=decode_header_value(return_path) if return_path is not None else None,
         content_type=msg.get_content_type(),
         defects=tuple(defects),
+        sender_header=sender_header,
     )

@@ -58,6 +58,7 @@ class InboundMail:
     return_path: str | None
     content_type: str
     defects: tuple[str, ...] = field(default=())
+    sender_header: str = "From"  # where `sender` came from: From, or Sender when From could not be parsed strictly
 
     def header(self, name: str) -> str | None:
         """The first value of header `name` (case-insensitive), unfolded and decoded, or None."""
