@@ -373,6 +373,17 @@ class Replies(Strict):
     max_auto_replies_per_day: Annotated[int, Field(ge=0)] = 10
 
 
+class Tickets(Strict):
+    """Who gets a seat on a ticket (and so its mail) besides the customer who opened it."""
+
+    # Someone who writes to a ticket from the same domain as its customer is admitted at once; otherwise an
+    # agent admits them with `#cc add ADDRESS`. Leave off when customers write from shared providers.
+    colleagues_from_same_domain: bool = False
+    # The To/Cc of a ticket's first message give at most this many seats; an answer or #close to a ticket
+    # with more asks the agent to confirm with #confirm.
+    max_participants: Annotated[int, Field(ge=1)] = 10
+
+
 class Customers(Strict):
     """An optional billing database that holds the truth about purchases, synced on a timer."""
 
@@ -433,6 +444,7 @@ class Settings(Strict):
     smtp: SmtpConfig = SmtpConfig()
     rules: Rules = Rules()
     replies: Replies = Replies()
+    tickets: Tickets = Tickets()
     customers: Customers = Customers()
     agents: Agents = Agents()
     agent: list[AgentSpec] = []

@@ -23,6 +23,8 @@ class Desk:
     authserv_id: str = ""
     require_authentication: bool = True
     reopen_days: int = 14
+    colleagues_from_same_domain: bool = False
+    max_participants: int = 10
 
     @classmethod
     def from_config(cls, config: Config) -> "Desk":
@@ -39,6 +41,8 @@ class Desk:
             authserv_id=config.settings.agents.authserv_id,
             require_authentication=config.settings.agents.require_authentication,
             reopen_days=config.settings.agents.reopen_days,
+            colleagues_from_same_domain=config.settings.tickets.colleagues_from_same_domain,
+            max_participants=config.settings.tickets.max_participants,
         )
 
     def is_own_address(self, addr: str) -> bool:
