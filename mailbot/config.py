@@ -21,6 +21,7 @@ from pydantic import (
 from sqlalchemy.engine import make_url
 
 from mailbot.core.client_certificate import ClientCertificate, parse_client_certificate
+from mailbot.core.url_passwords import hide_passwords
 from mailbot.errors import ConfigError, from_validation
 
 ADDRESS_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
@@ -254,6 +255,16 @@ class DeskConfig(Strict):
     def _addr(cls, value: str) -> str:
         return _check_address(value)
 
+    @field_validator("database_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if value:
+            try:
+                make_url(value)
+            except Exception:
+                raise ValueError(f"{hide_passwords(value)!r} is not a database URL such as postgresql+psycopg://user@host/db") from None
+        return value
+
     @model_validator(mode="after")
     def _secret_source(self) -> "DeskConfig":
         if self.secret is not None and self.secret_file is not None:
@@ -399,7 +410,7 @@ class Customers(Strict):
             try:
                 make_url(self.sql_url)
             except Exception:
-                raise ValueError(f"sql_url {self.sql_url!r} is not a database URL such as postgresql+psycopg://user@host/db") from None
+                raise ValueError(f"sql_url {hide_passwords(self.sql_url)!r} is not a database URL such as postgresql+psycopg://user@host/db") from None
         return self
 
 

@@ -7,10 +7,9 @@ import argparse
 import sys
 from typing import Any
 
-from sqlalchemy.engine import make_url
-
 from mailbot.cli.connection_checks import check_connections
 from mailbot.config import Config
+from mailbot.core.url_passwords import hide_passwords
 from mailbot.policy.in_force import load_policy
 
 EXIT_CONNECT = 2  # as for any other problem check-config finds
@@ -21,7 +20,9 @@ def cmd_check_config(config: Config, args: argparse.Namespace) -> int:
     config.secret_bytes()  # a secret_file that is missing or short is a config error too
     policy = load_policy(config)  # rules, terms, and every template against the context of its kind
     print(f"{config.source}: OK")
-    print(f"  database: {make_url(config.database_url).render_as_string(hide_password=True)}")
+    print(f"  database: {hide_passwords(config.database_url)}")
+    if s.customers.sql_url:
+        print(f"  billing database: {hide_passwords(s.customers.sql_url)} (every {s.customers.sync_minutes:g} min)")
     print(f"  support address: {config.support_address}")
     smtp = s.smtp
     if smtp.transport == "smtp":

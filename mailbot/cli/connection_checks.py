@@ -16,6 +16,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from mailbot.config import Config, ImapConfig, MaildirConfig, SmtpConfig
+from mailbot.core.url_passwords import hide_passwords
 from mailbot.intake.imap import InsecureConnection, close_quietly, connect
 from mailbot.outbox.sender import SmtpTransport
 from mailbot.signin.access_tokens import SignInFailed
@@ -120,7 +121,7 @@ def check_hmac_secret_agrees(config: Config, engine: Engine) -> Check | None:
 
 def check_database(config: Config) -> list[Check]:
     engine = make_engine(config.database_url)
-    what = f"database {engine.url.render_as_string(hide_password=True)}"
+    what = f"database {hide_passwords(config.database_url)}"
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
@@ -132,7 +133,7 @@ def check_database(config: Config) -> list[Check]:
         return checks
     except SQLAlchemyError as exc:
         first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-        return [Check(what, False, f"cannot connect: {first[0] if first else type(exc).__name__}")]
+        return [Check(what, False, f"cannot connect: {hide_passwords(first[0]) if first else type(exc).__name__}")]
     finally:
         engine.dispose()
 

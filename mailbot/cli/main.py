@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
+from sqlalchemy.exc import OperationalError
+
 from mailbot import __version__, logs
 from mailbot.cli import (
     cmd_check_config,
@@ -25,10 +27,12 @@ from mailbot.cli import (
     cmd_tickets,
 )
 from mailbot.config import Config, load
+from mailbot.core.url_passwords import hide_passwords
 from mailbot.errors import ConfigError
 from mailbot.time_source import Clock, OffsetClock, SystemClock, parse_moment
 
 EXIT_CONFIG = 2
+EXIT_DATABASE = 1  # the database cannot be reached or refuses us: an outage, not a configuration error
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,7 +70,20 @@ def config_path(args: argparse.Namespace) -> Path | None:
     return Path(env) if env else None
 
 
+# Group may read (the mailbot group: backups, monitoring), others nothing: the database, the secret, outgoing
+# mail and attachments are written with it, also when mailbot runs outside its systemd unit (UMask= there too).
+UMASK = 0o027
+
+
+def restrict_umask() -> int:
+    """Set the process umask to UMASK, keeping any stricter bits already set; returns the one in force."""
+    current = os.umask(UMASK)
+    os.umask(current | UMASK)
+    return current | UMASK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    restrict_umask()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -85,6 +102,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"mailbot: configuration error\n{exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except OperationalError as exc:
+        first = str(exc.orig or exc).strip().splitlines()
+        reason = hide_passwords(first[0]) if first else type(exc).__name__
+        print(f"mailbot: cannot use the database {hide_passwords(config.database_url)}: {reason}", file=sys.stderr)
+        return EXIT_DATABASE
     except KeyboardInterrupt:
         return 130
 
