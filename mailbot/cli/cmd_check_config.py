@@ -7,6 +7,7 @@ import argparse
 import sys
 from typing import Any
 
+from mailbot.cli.border_checks import config_warnings
 from mailbot.cli.connection_checks import check_connections
 from mailbot.config import Config
 from mailbot.core.url_passwords import hide_passwords
@@ -37,6 +38,8 @@ def cmd_check_config(config: Config, args: argparse.Namespace) -> int:
     if s.agent:
         auth = f"proof: Authentication-Results from {s.agents.authserv_id}" if s.agents.require_authentication else "no authentication check"
         print(f"  agents: {', '.join(a.address for a in s.agent)} ({auth})")
+    for warning in config_warnings(s):
+        print(f"  warning: {warning}")
     if not s.imap and not s.maildir:
         print("  note: no mail source is configured; this instance will only process and send")
     if not args.connect:

@@ -76,8 +76,8 @@ def parse(text: str) -> Parsed:
             errors.append(problem)
         else:
             if name == "cc":
-                verb, address = arg.split()
-                arg = f"{verb} {address.strip('<>')}"
+                words = arg.split()  # `add Carol <carol@x.example>`: the name is only for the agent's eyes
+                arg = f"{words[0]} {words[-1].strip('<>')}"
             commands.append(Command(name, arg.lower() if name in ("priority", "assign", "cc") else arg))
         i += 1
     return Parsed(tuple(commands), tuple(errors), "\n".join(lines[i:]).strip("\n"))
@@ -86,8 +86,10 @@ def parse(text: str) -> Parsed:
 def _cc_problem(arg: str) -> str:
     """Why `#cc ARG` cannot run, or "" when it can."""
     words = arg.split()
-    if len(words) != 2 or words[0].lower() not in ("add", "remove"):
+    if len(words) < 2 or words[0].lower() not in ("add", "remove"):
         return f"#cc {arg}: {HELP['cc']}"
-    if not valid_addr_spec(words[1].strip("<>")):
-        return f"#cc {arg}: {words[1]!r} is not an address"
+    if any("@" in w for w in words[1:-1]):
+        return f"#cc {arg}: one address at a time"
+    if not valid_addr_spec(words[-1].strip("<>")):
+        return f"#cc {arg}: {words[-1]!r} is not an address"
     return ""
