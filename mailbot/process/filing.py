@@ -184,7 +184,7 @@ def file_message(writer: Writer, inbound_id: int, mail: InboundMail, desk: Desk,
         writer.attachment(message_row_id, part, hashlib.sha256(part.payload).hexdigest())
     writer.message_ref(mail.message_id, ticket.id)
 
-    if seat:
+    if seat and sender:
         writer.participant(ticket.id, sender, sender_name, seat, now)
     if new:
         opening = seats.first_message_seats(mail, sender, desk)
@@ -208,7 +208,8 @@ def file_message(writer: Writer, inbound_id: int, mail: InboundMail, desk: Desk,
 def _seat(writer: Writer, ticket: TicketState, mail: InboundMail, is_agent: bool, new: bool, desk: Desk) -> tuple[str, str]:
     """The sender's role on the ticket, and a note for the event log when a stranger became a guest."""
     if mail.sender is None:
-        return "", ""
+        # Nobody to give a seat to: on an existing ticket it is a guest's message, changing nothing.
+        return ("", "") if new else (seats.GUEST, "no usable sender address: filed as a guest's message, sent nothing")
     if is_agent:
         return "agent", ""
     if new:

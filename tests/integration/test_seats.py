@@ -210,3 +210,14 @@ def test_reopen_window_still_applies_to_guests(app: App, clock: FixedClock) -> N
     clock.advance(timedelta(days=30))
     run(app, stranger_reply(app))
     assert ticket(app, 2).customer == EVE and ticket(app, 2).follows == 1
+
+
+def test_a_follow_up_without_a_usable_sender_changes_nothing(app: App) -> None:
+    open_ticket(app)
+    before = ticket(app)
+    ack = rows(app, "ack")[0]
+    raw = customer_mail("alice@bank.example <mallory@evil.example>", "Re: [#1] Cart broken", "hi", extra=f"In-Reply-To: <{ack.message_id}>\r\n")
+    run(app, raw)
+    after = ticket(app)
+    assert (after.entitlement_state, after.plan, after.sla_due_at) == (before.entitlement_state, before.plan, before.sla_due_at)
+    assert "no usable sender address" in events(app, "message.received")[-1].detail["proof"]
