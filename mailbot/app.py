@@ -195,6 +195,9 @@ class App:
         return report
 
     def close(self) -> None:
-        for src in self.sources:
-            src.close()
-        self.engine.dispose()
+        """Close what was opened (after a failed start-up, some of it never was)."""
+        if "sources" in self.__dict__:
+            for src in self.sources:
+                src.close()
+        if "engine" in self.__dict__:
+            self.engine.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import tempfile
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -367,11 +368,17 @@ class SmtpConfig(SignIn):
 
 
 class Rules(Strict):
+    preset: str | None = None
     dir: FsPath | None = None
     templates_dir: FsPath | None = None
 
     @model_validator(mode="after")
     def _exists(self) -> "Rules":
+        if self.preset is not None:
+            if self.dir is not None:
+                raise ValueError("give preset or dir, not both")
+            if self.preset not in preset_names():
+                raise ValueError(f"preset {self.preset!r} is not one of {', '.join(preset_names())}")
         for key in ("dir", "templates_dir"):
             value = getattr(self, key)
             if value is not None and not value.is_dir():
@@ -496,12 +503,25 @@ class Config:
         domain = desk.support_address.rsplit("@", 1)[1]
         self.message_id_domain = desk.message_id_domain or domain
         self.support_address = desk.support_address
-        self.rules_dir = settings.rules.dir or DEFAULT_RULES
+        self.rules_dir = settings.rules.dir or PRESETS / (settings.rules.preset or "default")
         self.outgoing_maildir = settings.smtp.outgoing_maildir or self.state_dir / "outgoing"
 
     @property
     def source(self) -> str:
         return str(self.path) if self.path else "<embedded default>"
+
+    def check_state_dir(self) -> None:
+        """The state folder exists (or is created, as `run` would) and a file can be written in it; otherwise a
+        config error naming it. Tried for real: permission bits say little to root or on special file systems."""
+        path = self.state_dir
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=path):
+                pass
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(path) else ""
+            raise ConfigError(self.source, [("mailbot.state_dir", f"{str(path)!r} cannot be used: {reason}{where}")]) from None
 
     def secret_bytes(self) -> bytes:
         """The HMAC secret for reply tokens; created in the state directory on first use if none is configured."""
@@ -522,8 +542,13 @@ class Config:
         return value.encode()
 
 
-# The preset used when the config names no rules folder: the project's own rules/default.
-DEFAULT_RULES = Path(__file__).resolve().parent.parent / "rules" / "default"
+# The presets shipped with mailbot (the repository's rules/ folder, carried inside the package); "default" is used
+# when the config names neither a preset nor a rules folder.
+PRESETS = Path(__file__).resolve().parent / "presets"
+
+
+def preset_names() -> list[str]:
+    return sorted(p.name for p in PRESETS.iterdir() if p.is_dir() and (p / "plans.toml").exists())
 
 PATH_KEYS = {
     ("mailbot", "state_dir"),

@@ -18,6 +18,8 @@ from mailbot.store.db import unit_of_work
 
 @contextmanager
 def opened_app(config: Config, args: argparse.Namespace, migrate: bool = True) -> Iterator[App]:
+    config.check_state_dir()
+    config.secret_bytes()  # a missing or short secret_file stops the command here, not in every job later
     app = App(config, args.clock)
     try:
         if migrate:

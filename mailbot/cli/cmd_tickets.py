@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from mailbot.cli.app_session import opened_app
+from mailbot.cli.command_list import command_help
 from mailbot.cli.display import echo, short
 from mailbot.config import Config
 from mailbot.core.quoting import strip_reply
@@ -87,7 +88,7 @@ def cmd_tickets(config: Config, args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("tickets", help="list tickets or show one")
+    p = sub.add_parser("tickets", help=command_help("tickets"))
     tsub = p.add_subparsers(dest="action", required=True)
     lp = tsub.add_parser("list")
     lp.add_argument("--status")

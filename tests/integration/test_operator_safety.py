@@ -69,7 +69,7 @@ def test_database_passwords_never_shown(tmp_path: Path, pg_database: str) -> Non
         assert "***" in run_mailbot(cfg, "check-config").stdout
     # Unreachable, and a URL that does not parse: the same, and one clear line instead of a traceback.
     for url, message in (
-        (f"postgresql+psycopg://bob:{SECRET_PW}@127.0.0.1:1/x", "cannot use the database postgresql+psycopg://bob:***@127.0.0.1:1/x"),
+        (f"postgresql+psycopg://bob:{SECRET_PW}@127.0.0.1:1/x", "mailbot: database postgresql+psycopg://bob:***@127.0.0.1:1/x: "),
         (f"postgresql+psycopg://bob:{SECRET_PW}@127.0.0.1:1:/x", "mailbot.database_url: Value error, 'postgresql+psycopg://bob:***@"),
     ):
         result = run_mailbot(config(tmp_path, url), "tickets", "list")

@@ -83,3 +83,23 @@ def test_secret_file_is_read(tmp_path: Path) -> None:
     (tmp_path / "secret.txt").write_text("0123456789abcdef0123\n")
     config = load(write(tmp_path, '[mailbot]\nsecret_file = "secret.txt"\n'))
     assert config.secret_bytes() == b"0123456789abcdef0123"
+
+
+def test_a_preset_is_named_or_a_folder_given_not_both(tmp_path: Path) -> None:
+    base = 'support_address = "s@example.com"\n'
+    config = load(write(tmp_path, f'[mailbot]\n{base}[rules]\npreset = "license-age"\n'))
+    assert config.rules_dir.name == "license-age" and (config.rules_dir / "plans.toml").exists()
+    assert load(write(tmp_path, f"[mailbot]\n{base}")).rules_dir.name == "default"
+    unknown = error_of(write(tmp_path, f'[mailbot]\n{base}[rules]\npreset = "gold"\n'))
+    assert "rules" in unknown and "'gold' is not one of default, license-age, support-period" in unknown
+    both = error_of(write(tmp_path, f'[mailbot]\n{base}[rules]\npreset = "default"\ndir = "."\n'))
+    assert "give preset or dir, not both" in both
+
+
+def test_the_example_copied_elsewhere_validates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAILBOT_IMAP_PASSWORD", "x")
+    monkeypatch.setenv("MAILBOT_SMTP_PASSWORD", "y")
+    copy = tmp_path / "somewhere" / "mailbot.toml"
+    copy.parent.mkdir()
+    copy.write_text((Path(__file__).resolve().parents[2] / "config.example.toml").read_text())
+    assert load(copy).rules_dir.name == "default"
