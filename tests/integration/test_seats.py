@@ -221,3 +221,27 @@ def test_a_follow_up_without_a_usable_sender_changes_nothing(app: App) -> None:
     after = ticket(app)
     assert (after.entitlement_state, after.plan, after.sla_due_at) == (before.entitlement_state, before.plan, before.sla_due_at)
     assert "no usable sender address" in events(app, "message.received")[-1].detail["proof"]
+
+
+def test_a_guests_words_move_nothing_through_the_rules(make_config, clock: FixedClock, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "10-urgent.toml").write_text(
+        '[[rule]]\nname = "urgent"\nwhen = { subject_contains = "urgent" }\n'
+        'then = { priority = "urgent", queue = "escalations", tags = ["vip"] }\ncontinue = true\n\n'
+        '[[rule]]\nname = "answer"\nthen = { template = "ack" }\n'
+    )
+    app = App(
+        make_config(rules={"dir": str(rules)}, agents={"authserv_id": "mx.test"}, agent=[{"address": AGENT, "name": "Bob", "queues": ["support"]}]),
+        clock,
+    )
+    try:
+        app.ensure_schema()
+        run(app, customer_mail("alice@customer.example", "Cart broken", "broken", message_id="alice-1@customer.example"))
+        ack = rows(app, "ack")[0]
+        run(app, customer_mail(EVE, "Re: URGENT", "urgent!!", extra=f"In-Reply-To: <{ack.message_id}>\r\n"))
+        t = ticket(app)
+        assert (t.priority, t.queue, t.tags) == ("normal", "support", [])
+        assert events(app, "rules.skipped")[-1].detail["reason"].startswith("a guest's message")
+    finally:
+        app.close()
