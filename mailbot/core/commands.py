@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from mailbot.core.addresses import valid_addr_spec
+
 PRIORITIES = ("low", "normal", "high", "urgent")
 # Commands that set the ticket's status of the same name (core.ticket_states).
 STATUS_COMMANDS = ("open", "pending", "solved", "close")
@@ -13,8 +15,8 @@ _LINE = re.compile(r"^#([a-z]+)\b\s*(.*)$", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class Command:
-    name: str  # close | pending | solved | open | assign | priority | queue | note
-    argument: str = ""
+    name: str  # close | pending | solved | open | assign | priority | queue | note | cc | confirm
+    argument: str = ""  # for cc: "add ADDRESS" or "remove ADDRESS"
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,10 @@ class Parsed:
     def note(self) -> bool:
         return any(c.name == "note" for c in self.commands)
 
+    @property
+    def confirmed(self) -> bool:
+        return any(c.name == "confirm" for c in self.commands)
+
 
 HELP = {
     "close": "#close — close the ticket and send the customer the closing message",
@@ -37,6 +43,8 @@ HELP = {
     "priority": "#priority low|normal|high|urgent",
     "queue": "#queue NAME — move the ticket to another queue",
     "note": "#note — the whole reply is an internal note for agents, not sent to the customer",
+    "cc": "#cc add ADDRESS / #cc remove ADDRESS — give someone a seat on the ticket (they get its mail) or take it away",
+    "confirm": "#confirm — send this answer (or #close) although the ticket has more recipients than max_participants",
 }
 
 
@@ -62,9 +70,26 @@ def parse(text: str) -> Parsed:
             errors.append(f"#{name} needs an argument: {HELP[name]}")
         elif name == "priority" and arg.lower() not in PRIORITIES:
             errors.append(f"#priority {arg}: use one of {', '.join(PRIORITIES)}")
-        elif name in STATUS_COMMANDS and arg or name == "note" and arg:
+        elif name in (*STATUS_COMMANDS, "note", "confirm") and arg:
             errors.append(f"#{name} takes no argument (got {arg!r})")
+        elif name == "cc" and (problem := _cc_problem(arg)):
+            errors.append(problem)
         else:
-            commands.append(Command(name, arg.lower() if name in ("priority", "assign") else arg))
+            if name == "cc":
+                words = arg.split()  # `add Carol <carol@x.example>`: the name is only for the agent's eyes
+                arg = f"{words[0]} {words[-1].strip('<>')}"
+            commands.append(Command(name, arg.lower() if name in ("priority", "assign", "cc") else arg))
         i += 1
     return Parsed(tuple(commands), tuple(errors), "\n".join(lines[i:]).strip("\n"))
+
+
+def _cc_problem(arg: str) -> str:
+    """Why `#cc ARG` cannot run, or "" when it can."""
+    words = arg.split()
+    if len(words) < 2 or words[0].lower() not in ("add", "remove"):
+        return f"#cc {arg}: {HELP['cc']}"
+    if any("@" in w for w in words[1:-1]):
+        return f"#cc {arg}: one address at a time"
+    if not valid_addr_spec(words[-1].strip("<>")):
+        return f"#cc {arg}: {words[-1]!r} is not an address"
+    return ""

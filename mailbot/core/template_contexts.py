@@ -167,13 +167,14 @@ class AgentNotifyContext(MailContext):
     agent: AgentView
     attachments: tuple[str, ...]
     warning: str
+    guest: str = ""  # the sender has no seat on the ticket (a stranger, or a colleague not yet admitted)
 
     @classmethod
     def sample(cls) -> AgentNotifyContext:
         r = ReplyContext.sample()
         return cls(
             r.desk, r.zone, r.now, r.ticket, r.customer, r.message, r.entitlement, r.deadline, r.new_ticket,
-            AgentView.sample(), ("log.txt (text/plain, 1,200 bytes)",), "",
+            AgentView.sample(), ("log.txt (text/plain, 1,200 bytes)",), "", "colleague@customer.example",
         )
 
 

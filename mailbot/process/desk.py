@@ -25,6 +25,8 @@ class Desk:
     require_authentication: bool = True
     reopen_days: int = 14
     parse_options: ParseOptions = field(default_factory=ParseOptions)
+    colleagues_from_same_domain: bool = False
+    max_participants: int = 10
 
     @classmethod
     def from_config(cls, config: Config, signer: Signer) -> "Desk":
@@ -42,6 +44,8 @@ class Desk:
             require_authentication=config.settings.agents.require_authentication,
             reopen_days=config.settings.agents.reopen_days,
             parse_options=parse_options(config),
+            colleagues_from_same_domain=config.settings.tickets.colleagues_from_same_domain,
+            max_participants=config.settings.tickets.max_participants,
         )
 
     def is_own_address(self, addr: str) -> bool:

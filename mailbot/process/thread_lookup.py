@@ -75,7 +75,9 @@ def gather(conn: Connection, mail: InboundMail, token: ReplyToken | None, signer
     if mail.sender is not None and tag_tickets:
         participates = frozenset(
             conn.execute(
-                select(Participant.ticket_id).where(Participant.ticket_id.in_(tag_tickets), Participant.address == mail.sender.addr)
+                select(Participant.ticket_id).where(
+                    Participant.ticket_id.in_(tag_tickets), Participant.address == mail.sender.addr, Participant.role != "guest"
+                )
             ).scalars()
         )
     facts = ThreadFacts(

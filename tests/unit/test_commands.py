@@ -29,3 +29,13 @@ def test_errors_are_reported_not_guessed() -> None:
 def test_no_commands() -> None:
     p = parse("Hello,\n\n#1 is the line number")
     assert p.commands == () and p.errors == () and p.text.startswith("Hello,")
+
+
+def test_cc_and_confirm() -> None:
+    parsed = parse("#cc add Carol <Carol@Partner.example>\n#cc remove <eve@x.example>\n#confirm\n\nHello both")
+    assert parsed.errors == ()
+    assert parsed.commands == (Command("cc", "add carol@partner.example"), Command("cc", "remove eve@x.example"), Command("confirm"))
+    assert parsed.confirmed and parsed.text == "Hello both"
+    bad = parse("#cc carol@partner.example\n#cc add nobody\n#cc add a@b.example c@d.example\n#confirm now")
+    assert len(bad.errors) == 4 and not bad.commands
+    assert "is not an address" in bad.errors[1] and "#confirm takes no argument" in bad.errors[3]

@@ -33,6 +33,8 @@ class Acknowledge:
             return "automatic mail is never answered: " + "; ".join(ctx.automatic)
         if target is None:
             return f"no usable address to answer: {ctx.mail.sender_problem or 'no sender'}"
+        if ctx.filed.guest:
+            return f"{ctx.filed.mail.sender.addr if ctx.filed.mail.sender else 'the sender'} has no seat on ticket {ctx.ticket.id}: sent nothing until an agent admits them"
         if self.desk.is_own_address(target.addr):
             return f"{target.addr} is our own address"
         blocked = suppression_of(ctx.writer.conn, target.addr)

@@ -11,8 +11,10 @@ class CheckEntitlement:
     name = "entitlement"
 
     def __call__(self, ctx: MessageContext) -> None:
-        if ctx.automatic:
-            return  # automatic mail changes nothing about what the customer is entitled to
+        if ctx.automatic or ctx.filed.guest:
+            # Neither automatic mail nor someone without a seat changes what the ticket's customer is entitled to,
+            # and with no entitlement decided no response clock starts for them.
+            return
         mail, ticket, terms = ctx.mail, ctx.ticket, ctx.policy.terms
         found = find_customer(ctx.writer.conn, mail.sender.addr) if mail.sender else None
         if found is None:

@@ -15,6 +15,10 @@ class DecideByRules:
 
     def __call__(self, ctx: MessageContext) -> None:
         ticket, mail = ctx.ticket, ctx.mail
+        if ctx.filed.guest and not ctx.automatic:
+            # Someone without a seat changes nothing on the ticket: no queue, priority, tags or reply from rules.
+            ctx.event("rules.skipped", reason="a guest's message: the rules decide nothing for it")
+            return
         facts = Facts(
             mail=mail,
             received_at=ctx.now,
