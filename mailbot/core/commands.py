@@ -8,13 +8,23 @@ from dataclasses import dataclass
 PRIORITIES = ("low", "normal", "high", "urgent")
 # Commands that set the ticket's status of the same name (core.ticket_states).
 STATUS_COMMANDS = ("open", "pending", "solved", "close")
+# Commands that confirm a class of request a rule suggested (or name one no rule saw), and the class each confirms;
+# `#scope out` confirms the class suggested on the ticket, or `out-of-scope` when none is. `#scope in` dismisses.
+CLASS_COMMANDS = {"quote": "customization-quote", "partnership": "partnership-or-suggestion"}
+OUT_OF_SCOPE = "out-of-scope"
+SCOPE_ARGUMENTS = ("in", "out")
 _LINE = re.compile(r"^#([a-z]+)\b\s*(.*)$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class Command:
-    name: str  # close | pending | solved | open | assign | priority | queue | note
+    name: str  # close | pending | solved | open | assign | priority | queue | note | scope | quote | partnership
     argument: str = ""
+
+    @property
+    def classifies(self) -> bool:
+        """Confirms or dismisses a class of request (what the customer is told and whether the clock runs)."""
+        return self.name == "scope" or self.name in CLASS_COMMANDS
 
 
 @dataclass(frozen=True)
@@ -37,7 +47,25 @@ HELP = {
     "priority": "#priority low|normal|high|urgent",
     "queue": "#queue NAME — move the ticket to another queue",
     "note": "#note — the whole reply is an internal note for agents, not sent to the customer",
+    "scope": "#scope out — outside support: confirm the suggested class (else out-of-scope), send its answer, stop the clock; "
+    "#scope in — support after all: dismiss the suggestion, the deadline stays",
+    "quote": "#quote — a customization to quote: send the quote answer, stop the clock",
+    "partnership": "#partnership — a partnership offer or suggestion: send the thank-you, stop the clock",
 }
+
+
+def confirmed_class(command: Command, suggested: str | None) -> str | None:
+    """The class a command confirms (None: `#scope in`, which dismisses the suggestion)."""
+    if command.name in CLASS_COMMANDS:
+        return CLASS_COMMANDS[command.name]
+    if command.argument == "in":
+        return None
+    return suggested or OUT_OF_SCOPE
+
+
+def command_for(cls: str) -> str:
+    """The command that confirms a suggested class."""
+    return next((f"#{name}" for name, c in CLASS_COMMANDS.items() if c == cls), "#scope out")
 
 
 def parse(text: str) -> Parsed:
@@ -62,9 +90,11 @@ def parse(text: str) -> Parsed:
             errors.append(f"#{name} needs an argument: {HELP[name]}")
         elif name == "priority" and arg.lower() not in PRIORITIES:
             errors.append(f"#priority {arg}: use one of {', '.join(PRIORITIES)}")
-        elif name in STATUS_COMMANDS and arg or name == "note" and arg:
+        elif name == "scope" and arg.lower() not in SCOPE_ARGUMENTS:
+            errors.append(f"#scope {arg}: use #scope out or #scope in")
+        elif name in STATUS_COMMANDS and arg or name in ("note", *CLASS_COMMANDS) and arg:
             errors.append(f"#{name} takes no argument (got {arg!r})")
         else:
-            commands.append(Command(name, arg.lower() if name in ("priority", "assign") else arg))
+            commands.append(Command(name, arg.lower() if name in ("priority", "assign", "scope") else arg))
         i += 1
     return Parsed(tuple(commands), tuple(errors), "\n".join(lines[i:]).strip("\n"))

@@ -87,6 +87,20 @@ class AgentView:
 
 
 @dataclass(frozen=True)
+class SuggestionView:
+    """A class a rule recognised but left to a person: the agent's notification offers the commands."""
+
+    cls: str  # `class` in templates is a keyword, hence `suggestion.cls`
+    rule: str
+    confirm: str  # the command that confirms it (`#quote`, `#partnership`, `#scope out`)
+    dismiss: str  # the command that dismisses it (`#scope in`)
+
+    @classmethod
+    def sample(cls) -> SuggestionView:
+        return cls("customization-quote", "customization request", "#quote", "#scope in")
+
+
+@dataclass(frozen=True)
 class LevelView:
     name: str
     fraction: float
@@ -167,13 +181,14 @@ class AgentNotifyContext(MailContext):
     agent: AgentView
     attachments: tuple[str, ...]
     warning: str
+    suggestion: SuggestionView | None  # a class a rule suggests for the ticket, for the agent to confirm or dismiss
 
     @classmethod
     def sample(cls) -> AgentNotifyContext:
         r = ReplyContext.sample()
         return cls(
             r.desk, r.zone, r.now, r.ticket, r.customer, r.message, r.entitlement, r.deadline, r.new_ticket,
-            AgentView.sample(), ("log.txt (text/plain, 1,200 bytes)",), "",
+            AgentView.sample(), ("log.txt (text/plain, 1,200 bytes)",), "", SuggestionView.sample(),
         )
 
 

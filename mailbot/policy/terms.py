@@ -33,7 +33,7 @@ from mailbot.core.business_calendar import (
     parse_hours,
     round_the_clock,
 )
-from mailbot.core.entitlement import PlanTerms, Promise
+from mailbot.core.entitlement import ACTIVE, UNKNOWN, Entitlement, PlanTerms, Promise
 from mailbot.core.sla import Level
 from mailbot.errors import ConfigError, from_validation
 
@@ -211,6 +211,11 @@ class Terms:
     reminder_days: dict[str, int] = field(default_factory=dict)  # plan → days before the end of a period
     redact_after_days: int | None = None
     credentials_tag: str = "credentials"
+
+    def promise_of(self, ent: Entitlement) -> Promise | None:
+        """The response time promised to a sender: their plan's while it is active, the `[unknown]` one for
+        senders who are not customers, none otherwise."""
+        return ent.promise if ent.state == ACTIVE else self.unknown_promise if ent.state == UNKNOWN else None
 
     def calendar_for(self, promise: Promise) -> BusinessCalendar:
         """The calendar a promise counts on: its business calendar, or every hour of the day."""

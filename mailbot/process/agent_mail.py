@@ -20,12 +20,12 @@ from mailbot.core.agents import Agent, Directory
 from mailbot.core.mail import Address, Part
 from mailbot.core.quoting import new_text
 from mailbot.core.subject import tagged
-from mailbot.core.template_contexts import AgentNotifyContext, AgentView, ClosedContext, CommandErrorContext
+from mailbot.core.template_contexts import AgentNotifyContext, AgentView, ClosedContext, CommandErrorContext, SuggestionView
 from mailbot.core.ticket_states import TicketStatus
 from mailbot.logs import log
 from mailbot.outbox.bot_mail import BotMail, BotMailer
 from mailbot.policy.in_force import Policy
-from mailbot.process import response_clock
+from mailbot.process import class_confirmation, response_clock
 from mailbot.process.desk import Desk
 from mailbot.process.filing import TicketState
 from mailbot.process.mail_views import customer_view, desk_view, display_zone, entitlement_view, message_view, ticket_view
@@ -91,6 +91,9 @@ class AgentMail:
             return
         attached, listed = _attachments(mail.parts, self.options.attach_max_bytes)
         zone = display_zone(ticket, ctx.policy.terms)
+        suggestion = None
+        if ticket.suggested_class:
+            suggestion = SuggestionView(ticket.suggested_class, ticket.suggested_rule or "", commands.command_for(ticket.suggested_class), "#scope in")
         # Every notification of a ticket answers one stable id, so agents' clients keep them together.
         root = self.desk.signer.message_id(ticket.id, self.desk.message_id_domain, nonce="iroot")
         for agent in agents:
@@ -99,7 +102,7 @@ class AgentMail:
                 customer=customer_view(mail.sender, zone), message=message_view(mail, new_text(mail.text)),
                 entitlement=entitlement_view(ticket, ctx.policy.terms), deadline=ticket.sla_due_at, new_ticket=filed.new_ticket,
                 agent=AgentView(agent.name, agent.address), attachments=tuple(listed),
-                warning=filed.proof.reason if filed.proof and filed.proof.reason else "",
+                warning=filed.proof.reason if filed.proof and filed.proof.reason else "", suggestion=suggestion,
             )
             bot_mail = BotMail(
                 kind="agent-notify", to=(Address(agent.address, agent.name),), ticket_id=ticket.id,
@@ -116,10 +119,11 @@ class AgentMail:
         assert agent is not None
         ticket = ctx.ticket
         parsed = commands.parse(new_text(ctx.mail.text))
-        if parsed.errors:
+        errors = [*parsed.errors, *class_confirmation.problems(parsed, ticket, ctx.policy)]
+        if errors:
             self._internal(ctx)
-            self._error_mail(ctx, agent, parsed.errors)
-            ctx.event("agent.command_failed", agent=agent.address, errors=list(parsed.errors))
+            self._error_mail(ctx, agent, errors)
+            ctx.event("agent.command_failed", agent=agent.address, errors=errors)
             return
         if parsed.note:
             self._internal(ctx)
@@ -178,6 +182,9 @@ class AgentMail:
             self.close(ctx.writer, ctx.inbound_id, ticket, ctx.policy, ctx.now)
         elif cmd.name in commands.STATUS_COMMANDS:
             response_clock.set_status(ticket, TicketStatus(cmd.name), ctx.now, ctx.policy.terms)
+        elif cmd.classifies:
+            to, refs = self.customers(ctx.writer, ticket.id), thread_ids(ctx.writer, ticket.id, self.desk.agents)
+            class_confirmation.apply(ctx, cmd, agent.address, self.mailer, to, refs, self.options.language)
         if cmd.name != "note":
             ctx.event("agent.command", agent=agent.address, command=cmd.name, argument=cmd.argument or None)
 

@@ -178,6 +178,7 @@ def test_hits_and_misses_are_explained(tmp_path: Path) -> None:
         "class": None,
         "classified_by": None,
         "decide": False,
+        "suggested": None,
     }
 
 
