@@ -86,7 +86,7 @@ def parse(text: str) -> Parsed:
         name, arg = m.group(1).lower(), m.group(2).strip()
         if name not in HELP:
             errors.append(f"unknown command #{name}")
-        elif name in ("assign", "queue", "priority") and not arg:
+        elif name in ("assign", "queue", "priority", "scope") and not arg:
             errors.append(f"#{name} needs an argument: {HELP[name]}")
         elif name == "priority" and arg.lower() not in PRIORITIES:
             errors.append(f"#priority {arg}: use one of {', '.join(PRIORITIES)}")
