@@ -9,7 +9,7 @@ Every kind carries `desk`, `zone` (the time zone `|when` shows times in) and `no
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any, ClassVar
 
 _T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
@@ -68,12 +68,16 @@ class EntitlementView:
     plan: str | None
     product: str | None
     reason: str
-    valid_until: datetime | None
+    valid_until: datetime | None  # the instant support (or the guarantee) ends
     renew_url: str
+    last_day: date | None = None  # the last day of support, on the desk's calendar (`{{ entitlement.last_day|day }}`)
 
     @classmethod
     def sample(cls) -> EntitlementView:
-        return cls("active", "standard", "Shop", "support period 2026-03-01 to 2026-03-31", datetime(2026, 3, 31, tzinfo=timezone.utc), "https://example.com/renew")
+        return cls(
+            "active", "standard", "Shop", "support period 2026-03-01 to 2026-03-31", datetime(2026, 4, 1, tzinfo=timezone.utc),
+            "https://example.com/renew", date(2026, 3, 31),
+        )
 
 
 @dataclass(frozen=True)

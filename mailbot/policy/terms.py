@@ -33,7 +33,7 @@ from mailbot.core.business_calendar import (
     parse_hours,
     round_the_clock,
 )
-from mailbot.core.entitlement import ACTIVE, UNKNOWN, Entitlement, PlanTerms, Promise
+from mailbot.core.entitlement import ACTIVE, UNKNOWN, Entitlement, PlanTerms, Promise, parse_period
 from mailbot.core.sla import Level
 from mailbot.errors import ConfigError, from_validation
 
@@ -53,6 +53,9 @@ class ResponseSpec(Strict):
 class PlanSpec(Strict):
     kind: Literal["support_period", "license"]
     period_days: Annotated[int, Field(gt=0)] | None = None
+    # support_period: what each payment buys: "1 month", "3 months", "30 days", "1 year" (calendar months end on
+    # the same day of the month, or the month's last day when it is shorter)
+    period: str | None = None
     guarantee_days: Annotated[int, Field(gt=0)] | None = None
     response: ResponseSpec | None = None
     description: str = ""
@@ -62,8 +65,10 @@ class PlanSpec(Strict):
 
     @model_validator(mode="after")
     def _kind_fields(self) -> "PlanSpec":
-        if self.kind == "support_period" and self.period_days is None:
-            raise ValueError("a support_period plan needs period_days (the days each payment buys)")
+        if self.kind == "support_period" and (self.period_days is None) == (self.period is None):
+            raise ValueError("a support_period plan needs period (what each payment buys, e.g. '1 month') or period_days, one of them")
+        if self.period is not None:
+            parse_period(self.period)  # a ValueError names the text
         if self.kind == "license" and self.guarantee_days is None:
             raise ValueError("a license plan needs guarantee_days (how long after a purchase the response time is guaranteed)")
         if self.renewal_reminder_days is not None and self.kind != "support_period":
@@ -102,6 +107,9 @@ class PrivacyFile(Strict):
 class HolidaySpec(Strict):
     country: str
     subdivision: str | None = None
+    # Weekend days the country's government declares working days (the day off moved to a weekday), as the
+    # `holidays` package knows them: open with the ordinary weekday hours. `false` keeps every weekend closed.
+    moved_working_days: bool = True
 
 
 class CalendarSpec(Strict):
@@ -249,10 +257,18 @@ def _calendar(name: str, spec: CalendarSpec) -> BusinessCalendar:
 
         def holiday(day: date) -> str | None:
             return table.get(day)
+
+        def moved_workday(day: date) -> str | None:
+            table.get(day)  # the package fills in a year's days (and its moved working days) when first asked
+            return f"moved by decree (holidays: {table.country})" if day in table.weekend_workdays else None
     else:
         def holiday(day: date) -> str | None:
             return None
-    return BusinessCalendar(name=name, zone=zone, week=week, holiday=holiday, overrides=overrides)
+
+        def moved_workday(day: date) -> str | None:
+            return None
+    moved = moved_workday if spec.holidays is not None and spec.holidays.moved_working_days else (lambda day: None)
+    return BusinessCalendar(name=name, zone=zone, week=week, holiday=holiday, overrides=overrides, moved_workday=moved)
 
 
 def load_terms(folder: Path, desk_timezone: str) -> Terms:
@@ -278,7 +294,10 @@ def load_terms(folder: Path, desk_timezone: str) -> Terms:
         raise ConfigError(folder / "plans.toml", problems)
 
     plans = {
-        name: PlanTerms(name, spec.kind, spec.period_days, spec.guarantee_days, _promise(spec.response), spec.description)
+        name: PlanTerms(
+            name, spec.kind, spec.period_days, spec.guarantee_days, _promise(spec.response), spec.description,
+            parse_period(spec.period) if spec.period else None,
+        )
         for name, spec in plans_file.plans.items()
     }
     levels = tuple(sorted((Level(lv.name, lv.at, tuple(lv.notify)) for lv in escalation.level), key=lambda lv: lv.fraction))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from mailbot.core.entitlement import last_day
 from mailbot.core.mail import Address, InboundMail
 from mailbot.core.template_contexts import CustomerView, DeskView, EntitlementView, MessageView, TicketView
 from mailbot.outbox.enqueue import MailOrigin
@@ -40,11 +41,13 @@ def message_view(mail: InboundMail, text: str | None = None) -> MessageView:
 
 def entitlement_view(ticket: TicketState, terms: Terms | None) -> EntitlementView:
     ent = ticket.entitlement
+    until = datetime.fromisoformat(ent["valid_until"]) if ent.get("valid_until") else None
     return EntitlementView(
         state=ticket.entitlement_state,
         plan=ticket.plan,
         product=ent.get("product"),
         reason=ent.get("reason", ""),
-        valid_until=datetime.fromisoformat(ent["valid_until"]) if ent.get("valid_until") else None,
+        valid_until=until,
         renew_url=terms.renew_urls.get(ticket.plan or "", "") if terms else "",
+        last_day=last_day(until, terms.desk_zone) if until and terms else None,
     )

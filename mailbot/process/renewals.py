@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailbot.core.entitlement import Purchase, support_periods
+from mailbot.core.entitlement import Purchase, last_day, support_periods
 from mailbot.core.mail import Address
 from mailbot.core.template_contexts import CustomerView, EntitlementView, RenewalReminderContext
 from mailbot.logs import log
@@ -38,15 +38,15 @@ class RenewalReminders:
         terms = policy.terms
         sent = 0
         for plan, days in terms.reminder_days.items():
-            length = timedelta(days=terms.plans[plan].period_days or 0)
+            shortest, longest = terms.plans[plan].length.bounds()
             with unit_of_work(self.sessions) as session:
                 writer = Writer(session.connection())
-                # A period ending within `days` was paid within [now - length, now - length + days]; explicit
+                # A period ending within `days` was paid within [now - longest, now - shortest + days]; explicit
                 # end dates are checked too. Merged periods are then computed per customer.
                 candidates = writer.conn.execute(
                     select(PurchaseRecord.customer_id).distinct().where(
                         PurchaseRecord.plan == plan,
-                        ((PurchaseRecord.paid_at > now - length) & (PurchaseRecord.paid_at <= now - length + timedelta(days=days)))
+                        ((PurchaseRecord.paid_at > now - longest) & (PurchaseRecord.paid_at <= now - shortest + timedelta(days=days)))
                         | ((PurchaseRecord.ends_at > now) & (PurchaseRecord.ends_at <= now + timedelta(days=days))),
                     )
                 ).scalars().all()
@@ -63,7 +63,7 @@ class RenewalReminders:
             select(PurchaseRecord.product, PurchaseRecord.kind, PurchaseRecord.plan, PurchaseRecord.paid_at, PurchaseRecord.starts_at, PurchaseRecord.ends_at)
             .where(PurchaseRecord.customer_id == customer_id, PurchaseRecord.plan == plan)
         ).all()
-        periods = support_periods([Purchase(*r) for r in rows], terms.plans[plan])
+        periods = support_periods([Purchase(*r) for r in rows], terms.plans[plan], terms.desk_zone)
         current = next(((start, end, pays) for start, end, pays in periods if start <= now < end), None)
         if current is None or current[1] - now > timedelta(days=days):
             return 0
@@ -80,7 +80,7 @@ class RenewalReminders:
         zone = customer.timezone or terms.desk_zone.key
         context = RenewalReminderContext(
             desk=desk_view(self.mailer.origin), zone=zone, now=now, customer=CustomerView(to[0].addr, customer.name or "", zone),
-            entitlement=EntitlementView("active", plan, current[2][-1].product, "", end, terms.renew_urls.get(plan, "")),
+            entitlement=EntitlementView("active", plan, current[2][-1].product, "", end, terms.renew_urls.get(plan, ""), last_day(end, terms.desk_zone)),
             days_left=max((end - now).days, 0),
         )
         bot_mail = BotMail(

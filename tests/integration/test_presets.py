@@ -43,7 +43,8 @@ def test_after_expiry_the_customer_is_told_how_to_renew_and_nothing_is_promised(
     flynax.write("cleo@old-shop.example", "Upgrade question", "How do I upgrade to the new version of the script?")
     mails = flynax.run("2026-03-06 17:00")
     text = to(mails, "cleo@old-shop.example")[0].text
-    assert "ended on 31 January 2026" in text and "Updates remain available to you" in text
+    assert "The last day of your support period for Classifieds was 31 January 2026." in text  # paid 1 January: a calendar month
+    assert "Updates remain available to you" in text
     assert "https://www.example.com/support/extend" in text and "answer by" not in text
     assert flynax.ticket().sla_due_at is None
     assert [m for m in flynax.run("2026-03-20 12:00") if "Response" in m.header("Subject")] == []
@@ -53,18 +54,23 @@ def test_presales_questions_are_welcome(flynax: DeskUnderTest) -> None:
     """Presales questions from unknown senders go to the presales queue with their own answer."""
     flynax.write("eve@prospect.example", "Does it support PayPal?", "Before we buy: does the script support PayPal payments?")
     mails = flynax.run("2026-03-06 17:00")
-    assert "has gone to our sales team" in to(mails, "eve@prospect.example")[0].text
-    assert flynax.ticket().queue == "presales"
+    text = to(mails, "eve@prospect.example")[0].text
+    # "…within 24 hours", on the presales calendar (the working week): Friday 16:00 UTC is due Monday 16:00 UTC.
+    assert "has gone to our sales team, who will answer by Monday 9 March, 16:00 UTC." in text
+    assert flynax.ticket().queue == "presales" and flynax.ticket().sla_due_at is not None
 
 
 def test_one_renewal_reminder_before_the_period_ends(flynax: DeskUnderTest) -> None:
-    """A reminder 7 days before the end of the period, once per period, and none without an active period."""
-    assert flynax.run("2026-03-20 12:00") == []  # 11 days left for Anna and Ben: too early
-    mails = flynax.run("2026-03-24 12:00")  # Anna and Ben: period ends 31 March; Dan extended; Cleo expired
+    """A reminder 7 days before the end of the period, once per period, and none without an active period; it
+    names the last day of support (paid 1 March, "one month": 31 March), not the first day without it."""
+    assert flynax.run("2026-03-24 12:00") == []  # support runs to the end of 31 March: more than 7 days left
+    mails = flynax.run("2026-03-25 12:00")  # Anna and Ben: the last day is 31 March; Dan extended; Cleo expired
     reminded = sorted(r for m in mails for r in m.rcpt_tos)
     assert reminded == ["anna@shop.example", "ben@us-shop.example"]
-    assert "ends on 31 March 2026" in to(mails, "anna@shop.example")[0].text
-    assert flynax.run("2026-03-25 12:00") == []  # once per period
+    anna = to(mails, "anna@shop.example")[0]
+    assert anna.header("Subject") == "The last day of your support period for Classifieds is 31 March 2026"
+    assert "the last day of your support period for Classifieds is 31 March 2026" in anna.text
+    assert flynax.run("2026-03-26 12:00") == []  # once per period
     assert sorted(r for m in flynax.run("2026-04-14 12:00") for r in m.rcpt_tos) == ["dan@renew.example"]
 
 

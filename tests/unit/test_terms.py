@@ -62,7 +62,7 @@ special = { "2026-12-31" = "09:00-12:00", "2026-11-07" = "10:00-14:00" }
         ("calendars", '[calendars.x]\ntimezone = "UTC"\nhours = { mon = ["09:00-13:00", "12:00-17:00"] }\n', "calendars.x.hours", "overlap"),
         ("calendars", '[calendars.x]\ntimezone = "UTC"\nhours = { mon = "09:00-17:00" }\nholidays = { country = "ZZ" }\n', "calendars.x", "holidays: Country ZZ not available"),
         ("calendars", '[calendars.x]\ntimezone = "UTC"\nhours = { mon = "09:00-17:00" }\nspecial = { "tomorrow" = "09:00-12:00" }\n', "calendars.x.special", "keys are dates"),
-        ("plans", '[plans.p]\nkind = "support_period"\n', "plans.p", "needs period_days"),
+        ("plans", '[plans.p]\nkind = "support_period"\n', "plans.p", "needs period"),
         ("plans", '[plans.p]\nkind = "license"\nresponse = { hours = 24 }\n', "plans.p", "needs guarantee_days"),
         ("plans", '[plans.p]\nkind = "subscription"\n', "plans.p.kind", "'support_period' or 'license'"),
         ("plans", '[plans.p]\nkind = "license"\nguarantee_days = 365\nresponse = { hours = 24, calendar = "nope" }\n', "plans.p.response.calendar", "unknown calendar 'nope'"),
