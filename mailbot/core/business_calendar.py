@@ -58,6 +58,14 @@ class BusinessCalendar:
                 return self.workday_hours, f"working day: {moved}"
         return hours, ""
 
+    def same_day(self, at: datetime, before: int) -> bool:
+        """Whether `at` falls on a business day of this calendar, before `before` minutes after local midnight
+        and before that day's closing: a message that can usually be answered the same day."""
+        local = at.astimezone(self.zone)
+        hours, _ = self.hours_on(local.date())
+        minute = local.hour * 60 + local.minute
+        return bool(hours) and minute < before and minute < hours[-1][1]
+
     @property
     def workday_hours(self) -> tuple[Minutes, ...]:
         """The hours most working weekdays have (what a weekend day worked by decree opens with)."""

@@ -27,6 +27,9 @@ class Promise:
     hours: float
     business_hours: bool
     calendar: str
+    # "Usually the same day": a message that arrives on a business day before this time (minutes after local
+    # midnight on the promise's calendar) is told it will usually be answered that day. None: never said.
+    same_day_before: int | None = None
 
     def describe(self) -> str:
         if self.business_hours:

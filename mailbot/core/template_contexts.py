@@ -144,12 +144,13 @@ class ReplyContext(MailContext):
     deadline: datetime | None
     reply_address: str
     new_ticket: bool
+    same_day: bool = False  # the plan says "usually the same day" and the message came early enough on a business day
 
     @classmethod
     def sample(cls) -> ReplyContext:
         return cls(
             DeskView.sample(), "Europe/Berlin", _T0, TicketView.sample(), CustomerView.sample(), MessageView.sample(),
-            EntitlementView.sample(), datetime(2026, 3, 3, 9, 0, tzinfo=timezone.utc), "support+t1042-abcdefghijkl@example.com", True,
+            EntitlementView.sample(), datetime(2026, 3, 3, 9, 0, tzinfo=timezone.utc), "support+t1042-abcdefghijkl@example.com", True, True,
         )
 
 

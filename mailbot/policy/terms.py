@@ -48,6 +48,19 @@ class ResponseSpec(Strict):
     hours: Annotated[float, Field(gt=0, le=24 * 365)]
     business_hours: bool = True
     calendar: str = "default"
+    # "Usually the same day": the acknowledgement says so for a message that arrives on a business day of the
+    # calendar before this local time ("14:00"). Leave it out to never say it.
+    same_day_before: str | None = None
+
+    @field_validator("same_day_before")
+    @classmethod
+    def _cutoff(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_hours(f"00:00-{value}")
+            except ValueError:
+                raise ValueError(f"{value!r} is not a time of day such as '14:00'") from None
+        return value
 
 
 class PlanSpec(Strict):
@@ -244,7 +257,10 @@ def _load(path: Path, model: type[Strict]) -> Any:
 
 
 def _promise(spec: ResponseSpec | None) -> Promise | None:
-    return Promise(spec.hours, spec.business_hours, spec.calendar) if spec else None
+    if spec is None:
+        return None
+    cutoff = parse_hours(f"00:00-{spec.same_day_before}")[1] if spec.same_day_before else None
+    return Promise(spec.hours, spec.business_hours, spec.calendar, cutoff)
 
 
 def _calendar(name: str, spec: CalendarSpec) -> BusinessCalendar:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from mailbot.core.entitlement import last_day
 from mailbot.core.mail import Address, InboundMail
@@ -49,5 +50,5 @@ def entitlement_view(ticket: TicketState, terms: Terms | None) -> EntitlementVie
         reason=ent.get("reason", ""),
         valid_until=until,
         renew_url=terms.renew_urls.get(ticket.plan or "", "") if terms else "",
-        last_day=last_day(until, terms.desk_zone) if until and terms else None,
+        last_day=last_day(until, ZoneInfo(ent["timezone"]) if ent.get("timezone") else terms.desk_zone) if until and terms else None,
     )

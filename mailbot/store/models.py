@@ -320,6 +320,7 @@ class Customer(Base):
     external_id: Mapped[str] = mapped_column(String(200))
     name: Mapped[str] = mapped_column(String(500), default="")
     timezone: Mapped[str | None] = mapped_column(String(64))
+    language: Mapped[str | None] = mapped_column(String(16))  # what mail that is not an answer is written in
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

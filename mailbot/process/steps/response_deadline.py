@@ -22,6 +22,8 @@ class StartResponseClock:
         before = (ticket.sla_clock, ticket.sla_due_at)
         clock = response_clock.on_customer_message(ticket, ctx.filed.received_at or ctx.now, promise, terms, ctx.filed.new_ticket)
         ctx.deadline = clock.deadline if clock is not None else None
+        if clock is not None and promise is not None and promise.same_day_before is not None:
+            ctx.same_day = clock.calendar.same_day(ctx.filed.received_at or ctx.now, promise.same_day_before)
         if clock is not None and (ticket.sla_clock, ticket.sla_due_at) != before:
             ctx.event(
                 "sla.started", clock=clock.kind, promise=promise.describe() if promise else None,
