@@ -108,6 +108,7 @@ PERIOD_CUSTOMERS = (
     "F3,Cleo,cleo@old-shop.example,,Classifieds,basic,2026-01-01\n"
     "F4,Dan,dan@renew.example,,Classifieds,basic,2026-03-01\n"
     "F4,Dan,dan@renew.example,,Classifieds,basic,2026-03-21\n"
+    "F5,Gus,gus@month-end.example,,Classifieds,basic,2026-01-31\n"
 )
 
 
