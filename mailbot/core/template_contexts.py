@@ -187,13 +187,16 @@ class AgentNotifyContext(MailContext):
     attachments: tuple[str, ...]
     warning: str
     suggestion: SuggestionView | None  # a class a rule suggests for the ticket, for the agent to confirm or dismiss
+    hidden_secrets: int = 0  # credentials masked in this notification (the ticket keeps them until `redact_at`)
+    redact_at: datetime | None = None
 
     @classmethod
     def sample(cls) -> AgentNotifyContext:
         r = ReplyContext.sample()
         return cls(
             r.desk, r.zone, r.now, r.ticket, r.customer, r.message, r.entitlement, r.deadline, r.new_ticket,
-            AgentView.sample(), ("log.txt (text/plain, 1,200 bytes)",), "", SuggestionView.sample(),
+            AgentView.sample(), ("log.txt (text/plain, 1,200 bytes)",), "", SuggestionView.sample(), 1,
+            datetime(2026, 3, 16, 9, 0, tzinfo=timezone.utc),
         )
 
 

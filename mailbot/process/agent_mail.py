@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
 from mailbot.core import commands
 from mailbot.core.agents import Agent, Directory
+from mailbot.core.credentials import text_of
 from mailbot.core.mail import Address, Part
 from mailbot.core.quoting import new_text
 from mailbot.core.subject import tagged
@@ -43,12 +44,17 @@ class AgentMailOptions:
     language: str
 
 
-def _attachments(parts: Sequence[Part], limit: int) -> tuple[list[tuple[str, str, bytes]], list[str]]:
-    """Files small enough to attach, and a line for every file (attached or not)."""
+def _attachments(parts: Sequence[Part], limit: int, secrets: tuple[str, ...] = ()) -> tuple[list[tuple[str, str, bytes]], list[str]]:
+    """Files small enough to attach, and a line for every file (attached or not). A text file that holds one of
+    the customer's secrets is never attached: it stays on the ticket until its redaction time."""
     attached, listed = [], []
     for part in parts:
         if part.disposition == "inline" and part.content_type.startswith("image/"):
             continue  # logos and signature images
+        text = text_of(part.payload, part.content_type) if secrets else None
+        if text is not None and any(secret in text for secret in secrets):
+            listed.append(f"{part.filename} ({part.content_type}, {len(part.payload):,} bytes, not attached: it holds credentials; see the ticket)")
+            continue
         fits = len(part.payload) <= limit
         if fits:
             attached.append((part.filename, part.content_type, part.payload))
@@ -89,8 +95,10 @@ class AgentMail:
         agents = [a for a in self.recipients(ticket) if claimed or a.address != sender]
         if not agents:
             return
-        attached, listed = _attachments(mail.parts, self.options.attach_max_bytes)
+        attached, listed = _attachments(mail.parts, self.options.attach_max_bytes, ctx.secrets)
         zone = display_zone(ticket, ctx.policy.terms)
+        days = ctx.policy.terms.redact_after_days
+        redact_at = ctx.now + timedelta(days=days) if ctx.secrets and days is not None else None
         suggestion = None
         if ticket.suggested_class:
             suggestion = SuggestionView(ticket.suggested_class, ticket.suggested_rule or "", commands.command_for(ticket.suggested_class), "#scope in")
@@ -99,10 +107,11 @@ class AgentMail:
         for agent in agents:
             context = AgentNotifyContext(
                 desk=desk_view(self.mailer.origin), zone=zone, now=ctx.now, ticket=ticket_view(ticket),
-                customer=customer_view(mail.sender, zone), message=message_view(mail, new_text(mail.text)),
+                customer=customer_view(mail.sender, zone), message=message_view(mail, new_text(mail.text), ctx.secrets),
                 entitlement=entitlement_view(ticket, ctx.policy.terms), deadline=ticket.sla_due_at, new_ticket=filed.new_ticket,
                 agent=AgentView(agent.name, agent.address), attachments=tuple(listed),
                 warning=filed.proof.reason if filed.proof and filed.proof.reason else "", suggestion=suggestion,
+                hidden_secrets=len(ctx.secrets), redact_at=redact_at,
             )
             bot_mail = BotMail(
                 kind="agent-notify", to=(Address(agent.address, agent.name),), ticket_id=ticket.id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from mailbot.core.credentials import hide
 from mailbot.core.entitlement import last_day
 from mailbot.core.mail import Address, InboundMail
 from mailbot.core.template_contexts import CustomerView, DeskView, EntitlementView, MessageView, TicketView
@@ -36,8 +37,9 @@ def customer_view(who: Address | None, zone: str) -> CustomerView:
     return CustomerView(who.addr if who else "", who.name if who else "", zone)
 
 
-def message_view(mail: InboundMail, text: str | None = None) -> MessageView:
-    return MessageView(mail.subject, mail.text if text is None else text, mail.message_id)
+def message_view(mail: InboundMail, text: str | None = None, secrets: tuple[str, ...] = ()) -> MessageView:
+    """The customer's message as mail mailbot writes may show it: any credentials they sent masked."""
+    return MessageView(hide(mail.subject, secrets), hide(mail.text if text is None else text, secrets), mail.message_id)
 
 
 def entitlement_view(ticket: TicketState, terms: Terms | None) -> EntitlementView:

@@ -51,12 +51,18 @@ class DeskUnderTest:
         imported = run_mailbot(self.config, "customers", "import", str(csv))
         assert imported.returncode == 0, imported.stdout + imported.stderr
         self.seen = 0
+        self.logs = ""  # everything `mailbot run` wrote to its output and log
+        self.tmp_path = tmp_path
 
     def write(self, sender: str, subject: str, body: str, extra: str = "") -> None:
         raw = (
             f"From: {sender}\r\nTo: support@vendor.example\r\nSubject: {subject}\r\nMessage-ID: <{uuid.uuid4().hex}@customer.example>\r\n"
             f"{extra}MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{body}\r\n"
         ).encode()
+        self.append(raw)
+
+    def append(self, raw: bytes) -> None:
+        """Deliver a message, as it is, to the support mailbox."""
         with IMAPClient("127.0.0.1", port=self.dovecot.port, ssl=False, timeout=10) as c:
             c.starttls(ssl.create_default_context(cafile=str(self.dovecot.cert)))
             c.login(self.user.name, self.user.password)
@@ -69,15 +75,13 @@ class DeskUnderTest:
             f"In-Reply-To: {notification.header('Message-ID')}\r\nMessage-ID: <{uuid.uuid4().hex}@vendor.example>\r\n"
             f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
         ).encode()
-        with IMAPClient("127.0.0.1", port=self.dovecot.port, ssl=False, timeout=10) as c:
-            c.starttls(ssl.create_default_context(cafile=str(self.dovecot.cert)))
-            c.login(self.user.name, self.user.password)
-            c.append("INBOX", raw)
+        self.append(raw)
 
     def run(self, now: str) -> list[Received]:
         """`mailbot run --once` at `now`; returns the mail the SMTP server got from it."""
         result = run_mailbot(self.config, "--now", now, "run", "--once")
         assert result.returncode == 0, result.stderr
+        self.logs += result.stdout + result.stderr
         new = self.smtp.handler.received[self.seen :]
         self.seen = len(self.smtp.handler.received)
         return new
