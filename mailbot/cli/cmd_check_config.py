@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from mailbot.cli.connection_checks import check_connections
+from mailbot.cli.command_list import command_help
 from mailbot.config import Config
 from mailbot.policy.in_force import load_policy
 
@@ -52,7 +53,7 @@ def cmd_check_config(config: Config, args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("check-config", help="validate the configuration and exit")
+    p = sub.add_parser("check-config", help=command_help("check-config"))
     p.add_argument(
         "--connect", action="store_true",
         help="also sign in to every IMAP account (and open its folders), every SMTP server (EHLO, STARTTLS, AUTH, "

@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 from mailbot.cli.app_session import opened_app
+from mailbot.cli.command_list import command_help
 from mailbot.config import Config
 from mailbot.daemon import Daemon
 
@@ -22,6 +23,6 @@ def cmd_run(config: Config, args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("run", help="the daemon: poll, process, send and sweep on timers until SIGTERM")
+    p = sub.add_parser("run", help=command_help("run"))
     p.add_argument("--once", action="store_true", help="run each job once, in order, and exit")
     p.set_defaults(handler=cmd_run)

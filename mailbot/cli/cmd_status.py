@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from mailbot.app import App
 from mailbot.cli.app_session import on_ticket
+from mailbot.cli.command_list import command_help
 from mailbot.config import Config
 from mailbot.core.ticket_states import TicketStatus
 from mailbot.process import response_clock
@@ -34,7 +35,7 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("status", help="set ticket N's status (pending pauses its response clock)")
+    p = sub.add_parser("status", help=command_help("status"))
     p.add_argument("number", type=int)
     p.add_argument("status", choices=[s.value for s in TicketStatus], help="; ".join(f"{s.value}: {s.meaning}" for s in TicketStatus))
     p.set_defaults(handler=cmd_status)
