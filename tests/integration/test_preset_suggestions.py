@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from mailbot.store.db import make_engine, session_factory, unit_of_work
 from mailbot.store.models import Event
+from tests.support.cli import run_mailbot
 from tests.support.dovecot import Dovecot  # noqa: F401  (the fixtures below need it)
 from tests.support.preset_desk import AGENT, DeskUnderTest, diafan, flynax, smtp, to  # noqa: F401  (fixtures)
 
@@ -112,3 +113,28 @@ def test_a_class_the_rules_do_not_know_is_an_error_to_the_agent(diafan: DeskUnde
     [error] = to(mails, AGENT)
     assert "assigns the class 'customization-quote'" in error.text
     assert diafan.ticket().suggested_class == "file-changes"
+
+
+def test_a_holders_partnership_offer_is_thanked_once_an_agent_confirms_it(diafan: DeskUnderTest) -> None:
+    """Rule 7, partnership offers and suggestions: from a license holder only suggested; #partnership sends the
+    thank-you, moves the ticket to the partnership queue and withdraws the deadline."""
+    diafan.write("irina@site.example", "Предложение", "Предлагаем сотрудничество: хотим стать вашим официальным партнёром в Казани.")
+    mails = diafan.run("2026-11-10 11:00")
+    assert "Мы ответим вам до" in to(mails, "irina@site.example")[0].text
+    [note] = to(mails, AGENT)
+    assert "Suggested class: partnership-or-suggestion" in note.text and "#partnership" in note.text
+    shown = run_mailbot(diafan.config, "tickets", "show", "1")
+    assert "suggested class partnership-or-suggestion (rule 'partnership and suggestions')" in shown.stdout
+    diafan.agent_reply(note, "#partnership")
+    [thanks] = to(diafan.run("2026-11-10 12:00"), "irina@site.example")
+    t = diafan.ticket()
+    assert (t.queue, t.sla_due_at, t.suggested_class) == ("partnership", None, None) and "[#1]" in thanks.header("Subject")
+
+
+def test_bug_reports_with_the_words_that_misfired_keep_their_deadline(diafan: DeskUnderTest) -> None:
+    """The issue's cases: a bug report that says "made no improvement", one signed "С наилучшими пожеланиями"."""
+    diafan.write("irina@site.example", "Cart", "Clearing the cache made no improvement: the cart still shows error 500.")
+    diafan.write("irina@site.example", "Корзина", "Корзина не открывается, ошибка 500.\n\nС наилучшими пожеланиями,\nИрина")
+    mails = diafan.run("2026-11-10 11:00")
+    assert len(to(mails, "irina@site.example")) == 2
+    assert all(diafan.ticket(n).suggested_class is None and diafan.ticket(n).sla_due_at is not None for n in (1, 2))
