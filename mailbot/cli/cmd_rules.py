@@ -91,9 +91,12 @@ def cmd_test(config: Config, args: argparse.Namespace) -> int:
                 print("Automatic mail: " + "; ".join(d["automatic"]))
             print("Rules matched:")
             for hit in d["matched"] or [{"rule": "(none)", "file": "", "because": []}]:
-                print(f"  {hit['rule']} ({hit['file']})")
+                only = " — suggests its class only: the sender keeps the promised time" if hit.get("suggested_only") else ""
+                print(f"  {hit['rule']} ({hit['file']}){only}")
                 for why in hit["because"]:
                     _show("because", why, "    ")
+            if d.get("suggested"):
+                _show("suggested", f"{d['suggested']['class']} (rule {d['suggested']['rule']!r}): an agent confirms or dismisses it")
             for key in ("queue", "priority", "tags", "assign", "template", "notify", "hold"):
                 if d.get(key):
                     _show(key, d[key])

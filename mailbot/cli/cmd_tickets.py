@@ -69,6 +69,8 @@ def cmd_tickets(config: Config, args: argparse.Namespace) -> int:
             echo(f"Ticket #{ticket.id}: {ticket.subject}")
             echo(f"  status {ticket.status}, queue {ticket.queue}, priority {ticket.priority}, assignee {ticket.assignee or '-'}")
             echo(f"  customer {ticket.customer or '-'}; opened {ticket.created_at:%Y-%m-%d %H:%M} UTC")
+            if ticket.suggested_class:
+                echo(f"  suggested class {ticket.suggested_class} (rule {ticket.suggested_rule!r}): confirm or dismiss by mail (#scope out, #quote, #partnership, #scope in)")
             parts = s.scalars(select(Participant).where(Participant.ticket_id == ticket.id)).all()
             echo("  participants: " + ", ".join(f"{p.address} ({p.role})" for p in parts))
             for m in ticket.messages:

@@ -11,21 +11,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
 from mailbot.core import commands
 from mailbot.core.agents import Agent, Directory
+from mailbot.core.credentials import text_of
 from mailbot.core.mail import Address, Part
 from mailbot.core.quoting import new_text
 from mailbot.core.subject import tagged
-from mailbot.core.template_contexts import AgentNotifyContext, AgentView, ClosedContext, CommandErrorContext
+from mailbot.core.template_contexts import AgentNotifyContext, AgentView, ClosedContext, CommandErrorContext, SuggestionView
 from mailbot.core.ticket_states import TicketStatus
 from mailbot.logs import log
 from mailbot.outbox.bot_mail import BotMail, BotMailer
 from mailbot.policy.in_force import Policy
-from mailbot.process import response_clock, seats
+from mailbot.process import class_confirmation, response_clock, seats
 from mailbot.process.desk import Desk
 from mailbot.process.filing import TicketState
 from mailbot.process.mail_views import customer_view, desk_view, display_zone, entitlement_view, message_view, ticket_view
@@ -43,12 +44,17 @@ class AgentMailOptions:
     language: str
 
 
-def _attachments(parts: Sequence[Part], limit: int) -> tuple[list[tuple[str, str, bytes]], list[str]]:
-    """Files small enough to attach, and a line for every file (attached or not)."""
+def _attachments(parts: Sequence[Part], limit: int, secrets: tuple[str, ...] = ()) -> tuple[list[tuple[str, str, bytes]], list[str]]:
+    """Files small enough to attach, and a line for every file (attached or not). A text file that holds one of
+    the customer's secrets is never attached: it stays on the ticket until its redaction time."""
     attached, listed = [], []
     for part in parts:
         if part.disposition == "inline" and part.content_type.startswith("image/"):
             continue  # logos and signature images
+        text = text_of(part.payload, part.content_type) if secrets else None
+        if text is not None and any(secret in text for secret in secrets):
+            listed.append(f"{part.filename} ({part.content_type}, {len(part.payload):,} bytes, not attached: it holds credentials; see the ticket)")
+            continue
         fits = len(part.payload) <= limit
         if fits:
             attached.append((part.filename, part.content_type, part.payload))
@@ -89,18 +95,23 @@ class AgentMail:
         agents = [a for a in self.recipients(ticket) if claimed or a.address != sender]
         if not agents:
             return
-        attached, listed = _attachments(mail.parts, self.options.attach_max_bytes)
+        attached, listed = _attachments(mail.parts, self.options.attach_max_bytes, ctx.secrets)
         zone = display_zone(ticket, ctx.policy.terms)
+        days = ctx.policy.terms.redact_after_days
+        redact_at = ctx.now + timedelta(days=days) if ctx.secrets and days is not None else None
+        suggestion = None
+        if ticket.suggested_class:
+            suggestion = SuggestionView(ticket.suggested_class, ticket.suggested_rule or "", commands.command_for(ticket.suggested_class), "#scope in")
         # Every notification of a ticket answers one stable id, so agents' clients keep them together.
         root = self.desk.signer.message_id(ticket.id, self.desk.message_id_domain, nonce="iroot")
         for agent in agents:
             context = AgentNotifyContext(
                 desk=desk_view(self.mailer.origin), zone=zone, now=ctx.now, ticket=ticket_view(ticket),
-                customer=customer_view(mail.sender, zone), message=message_view(mail, new_text(mail.text)),
+                customer=customer_view(mail.sender, zone), message=message_view(mail, new_text(mail.text), ctx.secrets),
                 entitlement=entitlement_view(ticket, ctx.policy.terms), deadline=ticket.sla_due_at, new_ticket=filed.new_ticket,
                 agent=AgentView(agent.name, agent.address), attachments=tuple(listed),
-                warning=filed.proof.reason if filed.proof and filed.proof.reason else "",
-                guest=(sender or "") if filed.guest else "",
+                warning=filed.proof.reason if filed.proof and filed.proof.reason else "", suggestion=suggestion,
+                hidden_secrets=len(ctx.secrets), redact_at=redact_at, guest=(sender or "") if filed.guest else "",
             )
             bot_mail = BotMail(
                 kind="agent-notify", to=(Address(agent.address, agent.name),), ticket_id=ticket.id,
@@ -117,7 +128,7 @@ class AgentMail:
         assert agent is not None
         ticket = ctx.ticket
         parsed = commands.parse(new_text(ctx.mail.text))
-        errors = [*parsed.errors, *self._refused(ctx, parsed)]
+        errors = [*parsed.errors, *self._refused(ctx, parsed), *class_confirmation.problems(parsed, ticket, ctx.policy)]
         if errors:
             self._internal(ctx)
             self._error_mail(ctx, agent, errors)
@@ -212,6 +223,9 @@ class AgentMail:
             verb, _, address = cmd.argument.partition(" ")
             changed = seats.admit(ctx.writer, ticket.id, address, ctx.now) if verb == "add" else seats.unseat(ctx.writer.conn, ticket.id, address)
             ctx.event("participant.admitted" if verb == "add" else "participant.removed", agent=agent.address, address=address, changed=changed)
+        elif cmd.classifies:
+            to, refs = self.customers(ctx.writer, ticket.id), thread_ids(ctx.writer, ticket.id, self.desk.agents)
+            class_confirmation.apply(ctx, cmd, agent.address, self.mailer, to, refs, self.options.language)
         if cmd.name not in ("note", "confirm"):
             ctx.event("agent.command", agent=agent.address, command=cmd.name, argument=cmd.argument or None)
 

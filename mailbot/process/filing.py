@@ -54,6 +54,8 @@ class TicketState:
     sla_next_check_at: datetime | None = None
     first_response_at: datetime | None = None
     closed_at: datetime | None = None
+    suggested_class: str | None = None
+    suggested_rule: str | None = None
     changes: dict[str, Any] = field(default_factory=dict)
 
     def set(self, name: str, value: Any) -> None:

@@ -170,6 +170,10 @@ class Ticket(Base):
     sla_next_check_at: Mapped[datetime | None] = mapped_column(index=True)
     first_response_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    # A class a rule recognised but could not act on (it would have taken the customer's promise away), and that
+    # rule: an agent confirms (`#scope out`, `#quote`, `#partnership`) or dismisses (`#scope in`) it.
+    suggested_class: Mapped[str | None] = mapped_column(String(100))
+    suggested_rule: Mapped[str | None] = mapped_column(Text)
     # A customer who writes to a ticket closed long ago opens a new one, linked to the old.
     follows: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"))
 
@@ -345,6 +349,7 @@ class Customer(Base):
     external_id: Mapped[str] = mapped_column(String(200))
     name: Mapped[str] = mapped_column(String(500), default="")
     timezone: Mapped[str | None] = mapped_column(String(64))
+    language: Mapped[str | None] = mapped_column(String(16))  # what mail that is not an answer is written in
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -60,8 +60,9 @@ class Acknowledge:
         zone = display_zone(ticket, terms)
         context = ReplyContext(
             desk=desk_view(self.mailer.origin), zone=zone, now=ctx.now, ticket=ticket_view(ticket),
-            customer=customer_view(mail.sender, zone), message=message_view(mail), entitlement=entitlement_view(ticket, terms),
+            customer=customer_view(mail.sender, zone), message=message_view(mail, secrets=ctx.secrets), entitlement=entitlement_view(ticket, terms),
             deadline=ctx.deadline, reply_address=self.mailer.ticket_address(ticket.id), new_ticket=ctx.filed.new_ticket,
+            same_day=ctx.same_day,
         )
         new = ctx.filed.new_ticket
         bot_mail = BotMail(

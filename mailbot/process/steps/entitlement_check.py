@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from mailbot.core.entitlement import decide_entitlement
 from mailbot.customers.lookup import find_customer
 from mailbot.process.message_context import MessageContext
@@ -22,7 +24,10 @@ class CheckEntitlement:
             why = "sender not found among customers" if mail.sender else "no usable sender address"
             snapshot = {"reason": f"{why}: presales / unknown", "matched": None}
         else:
-            ent = decide_entitlement(found.purchases, terms.plans, ctx.now, terms.desk_zone)
+            # Days are the customer's own when their time zone is known (a purchase dated 1 March in New York
+            # gives support to the end of 31 March there), else the desk's.
+            zone = ZoneInfo(found.timezone) if found.timezone else terms.desk_zone
+            ent = decide_entitlement(found.purchases, terms.plans, ctx.now, zone)
             snapshot = {"reason": ent.reason, "matched": found.matched, "customer": found.external_id, "timezone": found.timezone}
         snapshot.update(
             product=ent.product,
