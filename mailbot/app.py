@@ -23,6 +23,7 @@ from mailbot.outbox.enqueue import MailOrigin
 from mailbot.outbox.sender import OutboxSender, make_transport
 from mailbot.policy.in_force import Policy, load_policy
 from mailbot.process.agent_mail import AgentMail, AgentMailOptions
+from mailbot.process.analysis_worker import Analyzer, InProcessAnalyzer, WorkerProcessAnalyzer
 from mailbot.process.desk import Desk, RunnerContext
 from mailbot.process.pipeline import Pipeline, Step
 from mailbot.process.redaction import CredentialRedaction
@@ -94,8 +95,16 @@ class App:
         return Desk.from_config(self.config)
 
     @cached_property
+    def analyzer(self) -> Analyzer:
+        """Where each message is parsed and analysed: a worker process with a time limit, unless isolate = false."""
+        p = self.config.settings.processing
+        if p.isolate:
+            return WorkerProcessAnalyzer(self.desk.limits, self.desk.default_language, p.max_seconds_per_message)
+        return InProcessAnalyzer(self.desk.limits, self.desk.default_language)
+
+    @cached_property
     def context(self) -> RunnerContext:
-        return RunnerContext(desk=self.desk, clock=self.clock)
+        return RunnerContext(desk=self.desk, clock=self.clock, analyzer=self.analyzer)
 
     @cached_property
     def origin(self) -> MailOrigin:
@@ -195,6 +204,8 @@ class App:
         return report
 
     def close(self) -> None:
+        if "analyzer" in self.__dict__:
+            self.analyzer.close()
         for src in self.sources:
             src.close()
         self.engine.dispose()

@@ -18,7 +18,6 @@ from sqlalchemy import select, update
 from mailbot.core import commands
 from mailbot.core.agents import Agent, Directory
 from mailbot.core.mail import Address, Part
-from mailbot.core.quoting import new_text
 from mailbot.core.subject import tagged
 from mailbot.core.template_contexts import AgentNotifyContext, AgentView, ClosedContext, CommandErrorContext
 from mailbot.core.ticket_states import TicketStatus
@@ -96,7 +95,7 @@ class AgentMail:
         for agent in agents:
             context = AgentNotifyContext(
                 desk=desk_view(self.mailer.origin), zone=zone, now=ctx.now, ticket=ticket_view(ticket),
-                customer=customer_view(mail.sender, zone), message=message_view(mail, new_text(mail.text)),
+                customer=customer_view(mail.sender, zone), message=message_view(mail, filed.analysis.new_text),
                 entitlement=entitlement_view(ticket, ctx.policy.terms), deadline=ticket.sla_due_at, new_ticket=filed.new_ticket,
                 agent=AgentView(agent.name, agent.address), attachments=tuple(listed),
                 warning=filed.proof.reason if filed.proof and filed.proof.reason else "",
@@ -115,7 +114,7 @@ class AgentMail:
         agent = ctx.filed.agent
         assert agent is not None
         ticket = ctx.ticket
-        parsed = commands.parse(new_text(ctx.mail.text))
+        parsed = commands.parse(ctx.filed.analysis.new_text)
         if parsed.errors:
             self._internal(ctx)
             self._error_mail(ctx, agent, parsed.errors)

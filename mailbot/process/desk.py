@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 
 from mailbot.config import Config
 from mailbot.core.agents import Agent, Directory
+from mailbot.core.mail_analysis import InputLimits
 from mailbot.core.tokens import Signer
+from mailbot.process.analysis_worker import Analyzer, InProcessAnalyzer
 from mailbot.time_source import Clock
 
 
@@ -23,6 +25,7 @@ class Desk:
     authserv_id: str = ""
     require_authentication: bool = True
     reopen_days: int = 14
+    limits: InputLimits = InputLimits()  # how much of a message the detectors and rules read
 
     @classmethod
     def from_config(cls, config: Config) -> "Desk":
@@ -39,6 +42,10 @@ class Desk:
             authserv_id=config.settings.agents.authserv_id,
             require_authentication=config.settings.agents.require_authentication,
             reopen_days=config.settings.agents.reopen_days,
+            limits=InputLimits(
+                body_chars=p.max_body_chars, subject_chars=p.max_subject_chars,
+                header_chars=p.max_header_chars, references=p.max_references,
+            ),
         )
 
     def is_own_address(self, addr: str) -> bool:
@@ -52,3 +59,7 @@ class Desk:
 class RunnerContext:
     desk: Desk
     clock: Clock
+    analyzer: Analyzer | None = None  # where messages are parsed and analysed; None: in this process
+
+    def analysis(self) -> Analyzer:
+        return self.analyzer or InProcessAnalyzer(self.desk.limits, self.desk.default_language)

@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from mailbot.core.agents import Agent, Proof, identify
-from mailbot.core.language import detect
 from mailbot.core.mail import InboundMail
+from mailbot.core.mail_analysis import MailAnalysis, analyze
 from mailbot.core.subject import strip_prefixes
 from mailbot.core.thread_match import ThreadDecision, decide_thread
 from mailbot.core.ticket_states import ClockEffect, TicketStatus
@@ -85,7 +85,7 @@ def load_ticket(conn: Connection, ticket_id: int) -> TicketState:
 
 @dataclass(frozen=True)
 class Filed:
-    mail: InboundMail
+    analysis: MailAnalysis  # computed before the transaction: the steps read it, never recompute it
     ticket: TicketState
     message_row_id: int
     new_ticket: bool
@@ -93,6 +93,11 @@ class Filed:
     thread: ThreadDecision | None
     received_at: datetime | None = None  # when mailbot got the message: response clocks start here
     proof: Proof | None = None  # set when the message claimed to be an agent's (or was)
+
+    @property
+    def mail(self) -> InboundMail:
+        """The message as the steps see it: bounded (InputLimits); the stored row has all of it."""
+        return self.analysis.mail
 
     @property
     def agent(self) -> Agent | None:
@@ -103,7 +108,14 @@ class Filed:
         return self.ticket.id
 
 
-def file_message(writer: Writer, inbound_id: int, mail: InboundMail, desk: Desk, now: datetime, received_at: datetime | None = None) -> Filed:
+def file_message(
+    writer: Writer, inbound_id: int, whole: InboundMail, desk: Desk, now: datetime, received_at: datetime | None = None,
+    analysis: MailAnalysis | None = None,
+) -> Filed:
+    """File `whole` (stored as it came); every decision is taken on the analysis' bounded view of it."""
+    if analysis is None:
+        analysis = analyze(whole, desk.limits, desk.default_language)
+    mail = analysis.mail
     token = find_token(mail, desk.signer, desk.support_address)
     proof = identify(mail, token, desk.agents, desk.authserv_id, desk.require_authentication)
     notes: list[str] = [proof.reason] if proof.reason else []
@@ -117,7 +129,7 @@ def file_message(writer: Writer, inbound_id: int, mail: InboundMail, desk: Desk,
         if duplicate is not None:
             ticket_id, first = duplicate
             writer.event(ticket_id, "message.duplicate", now, inbound_id=inbound_id, message_id=mail.message_id, first_copy=first)
-            return Filed(mail, load_ticket(writer.conn, ticket_id), first, new_ticket=False, duplicate=True, thread=None, received_at=received_at or now)
+            return Filed(analysis, load_ticket(writer.conn, ticket_id), first, new_ticket=False, duplicate=True, thread=None, received_at=received_at or now)
 
     decision = decide_thread(lookup.facts)
     sender = mail.sender.addr if mail.sender else ""
@@ -133,7 +145,7 @@ def file_message(writer: Writer, inbound_id: int, mail: InboundMail, desk: Desk,
     new = decision.ticket_id is None
     if new:
         subject = strip_prefixes(mail.subject) or "(no subject)"
-        language = detect(mail, desk.default_language)  # the customer's language, for the ticket's lifetime
+        language = analysis.language  # the customer's language, for the ticket's lifetime
         ticket_id = writer.insert_id(
             Ticket, subject=subject, status=TicketStatus.NEW, queue="support", priority="normal", customer=sender, tags=[],
             language=language, follows=follows, created_at=now, updated_at=now,
@@ -159,9 +171,9 @@ def file_message(writer: Writer, inbound_id: int, mail: InboundMail, desk: Desk,
         message_id=mail.message_id,
         sender=sender,
         sender_name=sender_name,
-        subject=mail.subject,
-        text=mail.text,
-        html=mail.html,
+        subject=whole.subject,
+        text=whole.text,
+        html=whole.html,
         sent_at=mail.date,
         created_at=now,
     )
@@ -183,7 +195,7 @@ def file_message(writer: Writer, inbound_id: int, mail: InboundMail, desk: Desk,
         thread=decision.how, reasons=list(decision.reasons), attachments=len(mail.parts),
         defects=list(mail.defects[:10]), author="agent" if agent else "customer", proof=" | ".join(notes) or None,
     )
-    return Filed(mail, ticket, message_row_id, new_ticket=new, duplicate=False, thread=decision, received_at=received_at or now, proof=proof)
+    return Filed(analysis, ticket, message_row_id, new_ticket=new, duplicate=False, thread=decision, received_at=received_at or now, proof=proof)
 
 
 def _may_use_agent_token(conn: Connection, token: ReplyToken, mail: InboundMail, desk: Desk) -> bool:

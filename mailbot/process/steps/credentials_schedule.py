@@ -6,7 +6,6 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
-from mailbot.core.credentials import find as find_credentials
 from mailbot.process.message_context import MessageContext
 from mailbot.store.models import TicketMessage
 
@@ -18,7 +17,7 @@ class ScheduleRedaction:
         days = ctx.policy.terms.redact_after_days
         if ctx.automatic or days is None:
             return
-        found = find_credentials(ctx.mail.text)
+        found = ctx.filed.analysis.credentials
         if found is None:
             return
         when = ctx.now + timedelta(days=days)
