@@ -126,7 +126,9 @@ class App:
         """The steps after filing, in order (each one a module under process/steps/)."""
         s = self.config.settings
         language = s.replies.default_language
-        agents = AgentMail(self.desk, self.mailer, AgentMailOptions(s.agents.show_agent_names, s.agents.attach_max_bytes, language))
+        agents = AgentMail(self.desk, self.mailer, AgentMailOptions(
+            s.agents.show_agent_names, s.agents.attach_max_bytes, language, s.agents.max_notifications_per_ticket_per_hour,
+        ))
         steps: list[Step] = [
             AgentReply(agents),
             DetectAutomatic(self.desk),

@@ -3,7 +3,8 @@
 Four fixed jobs — poll, process, flush the outbox, sweep deadlines — each max_instances=1, coalesce=True.
 Blocking work (imapclient, SQLAlchemy) runs in worker threads; aiosmtplib runs on the loop. A stage that
 produced work wakes the next one at once instead of waiting for its interval. SIGTERM stops taking work,
-lets the current transaction finish and exits 0; SIGHUP reloads the rules if they validate.
+lets the current transaction finish, stops the analysis worker (killing it mid-message if it must: the
+message is given back untouched) and exits 0; SIGHUP reloads the rules if they validate.
 """
 
 from __future__ import annotations
@@ -77,6 +78,12 @@ class Daemon:
 
     async def watchdog(self) -> None:
         systemd.notify("WATCHDOG=1")
+
+    def _warm_up(self) -> None:
+        try:
+            self.app.analyzer.start(self.should_stop)
+        except Exception:
+            log(logger, logging.ERROR, "analysis.start_failed", exc_info=True)  # the first message tries again
 
     # plumbing ----------------------------------------------------------------------------------------
     def _guarded(self, name: str, job: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
@@ -159,7 +166,10 @@ class Daemon:
         interval = systemd.watchdog_interval()
         if interval:
             sched.add_job(self.watchdog, "interval", seconds=interval, id="watchdog", name="watchdog", next_run_time=now)
+        # The analysis worker warms up (imports, language models) before the first message needs it.
+        warm_up = loop.run_in_executor(None, self._warm_up)
         sched.start()
+
         def wake_poll() -> None:
             loop.call_soon_threadsafe(self.wake, "poll")
 
@@ -181,4 +191,6 @@ class Daemon:
             for task in pending:
                 task.cancel()
         await self.app.sender.transport.close()
+        await asyncio.wait([warm_up], timeout=1)
+        await asyncio.to_thread(self.app.analyzer.close)  # kills the worker if it is still busy
         log(logger, logging.INFO, "daemon.stopped")

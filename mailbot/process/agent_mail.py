@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from mailbot.core import commands
 from mailbot.core.agents import Agent, Directory
@@ -29,7 +29,7 @@ from mailbot.process.desk import Desk
 from mailbot.process.filing import TicketState
 from mailbot.process.mail_views import customer_view, desk_view, display_zone, entitlement_view, message_view, ticket_view
 from mailbot.process.message_context import MessageContext
-from mailbot.store.models import Participant, TicketMessage
+from mailbot.store.models import Outbox, Participant, TicketMessage
 from mailbot.store.writer import Writer
 
 logger = logging.getLogger("mailbot.agents")
@@ -40,6 +40,17 @@ class AgentMailOptions:
     show_agent_names: bool
     attach_max_bytes: int
     language: str
+    max_notifications_per_ticket_per_hour: int = 10  # 0: no limit
+
+
+def notifications_last_hour(writer: Writer, ticket_id: int, address: str, now: datetime) -> int:
+    """Notifications about this ticket queued for this agent in the last hour."""
+    return int(writer.conn.execute(
+        select(func.count()).select_from(Outbox).where(
+            Outbox.ticket_id == ticket_id, Outbox.kind == "agent-notify", Outbox.created_at > now - timedelta(hours=1),
+            Outbox.dedupe_key.endswith(f":{address}", autoescape=True),
+        )
+    ).scalar_one())
 
 
 def _attachments(parts: Sequence[Part], limit: int) -> tuple[list[tuple[str, str, bytes]], list[str]]:
@@ -92,7 +103,12 @@ class AgentMail:
         zone = display_zone(ticket, ctx.policy.terms)
         # Every notification of a ticket answers one stable id, so agents' clients keep them together.
         root = self.desk.signer.message_id(ticket.id, self.desk.message_id_domain, nonce="iroot")
+        cap = self.options.max_notifications_per_ticket_per_hour
         for agent in agents:
+            if cap and notifications_last_hour(ctx.writer, ticket.id, agent.address, ctx.now) >= cap:
+                # An auto-responder duel or a flood on one ticket: the messages are filed, the agent is not paged again.
+                ctx.event("agent.notify_capped", to=agent.address, limit=cap, reason=f"{cap} notifications about this ticket in the last hour")
+                continue
             context = AgentNotifyContext(
                 desk=desk_view(self.mailer.origin), zone=zone, now=ctx.now, ticket=ticket_view(ticket),
                 customer=customer_view(mail.sender, zone), message=message_view(mail, filed.analysis.new_text),

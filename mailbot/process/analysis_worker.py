@@ -59,6 +59,8 @@ class Attempt:
 
 
 class Analyzer(Protocol):
+    def start(self, should_stop: Callable[[], bool]) -> bool: ...
+
     def prepare(self, raw: bytes, should_stop: Callable[[], bool]) -> Attempt: ...
 
     def close(self) -> None: ...
@@ -82,6 +84,9 @@ class InProcessAnalyzer:
     def __init__(self, limits: InputLimits, default_language: str) -> None:
         self.limits = limits
         self.default_language = default_language
+
+    def start(self, should_stop: Callable[[], bool] = lambda: False) -> bool:
+        return True
 
     def prepare(self, raw: bytes, should_stop: Callable[[], bool] = lambda: False) -> Attempt:
         return _prepare(raw, self.limits, self.default_language, lambda step: None)
@@ -155,8 +160,11 @@ class WorkerProcessAnalyzer:
 
     def prepare(self, raw: bytes, should_stop: Callable[[], bool] = lambda: False) -> Attempt:
         with self._lock:
-            if not self._start(should_stop):
-                return Attempt(interrupted=True)
+            try:
+                if not self._start(should_stop):
+                    return Attempt(interrupted=True)
+            except RuntimeError as exc:
+                return Attempt(failure=str(exc), stopped_in="start")
             assert self._conn is not None and self._process is not None
             conn, process = self._conn, self._process
             step = "parse"
