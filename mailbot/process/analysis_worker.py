@@ -25,6 +25,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Protocol
 
+from mailbot import failpoints
 from mailbot.core.mail import InboundMail
 from mailbot.core.mail_analysis import InputLimits, MailAnalysis, analyze
 from mailbot.logs import log
@@ -68,6 +69,7 @@ class Analyzer(Protocol):
 
 def _prepare(raw: bytes, limits: InputLimits, default_language: str, on_step: Callable[[str], None]) -> Attempt:
     on_step("parse")
+    failpoints.reached("analysis.parse")
     try:
         mail = parse_mail(raw)
     except MalformedMail as exc:
