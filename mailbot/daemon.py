@@ -182,14 +182,16 @@ class Daemon:
         await stop.wait()
 
         systemd.notify("STOPPING=1")
-        sched.shutdown(wait=False)
         for watcher in watchers:
             watcher.stop()
+        # Let running jobs see should_stop and finish their transaction before the scheduler goes: its
+        # shutdown cancels the tasks still running. New runs return at once (they check should_stop first).
         running = list(self._running)
         if running:
             done, pending = await asyncio.wait(running, timeout=SHUTDOWN_GRACE_SECONDS)
             for task in pending:
                 task.cancel()
+        sched.shutdown(wait=False)
         await self.app.sender.transport.close()
         await asyncio.wait([warm_up], timeout=1)
         await asyncio.to_thread(self.app.analyzer.close)  # kills the worker if it is still busy

@@ -15,6 +15,7 @@ from mailbot.core.ticket_states import InboundStatus
 from mailbot.store.models import Inbound, Ticket
 from tests.conftest import ACK_ALL, write_config
 from tests.integration.test_daemon import count
+from tests.support.cli import run_mailbot
 from tests.support.daemon import DaemonProcess
 from tests.support.hostile import BACKTRACKING_RULE, KINDS, ordinary
 from tests.support.maildir import deliver_to_maildir
@@ -127,3 +128,46 @@ def test_an_ordinary_message_is_answered_in_time_beside_each_hostile_one(arrival
     slow = {kind: round(d, 2) for kind, d in delays.items() if d > baseline + SLACK_SECONDS}
     assert slow == {}, f"baseline {baseline:.2f} s; too slow beside: {slow}"
     assert "Traceback" not in daemon.log
+
+
+def test_rules_check_refuses_a_pattern_the_linear_engine_cannot_take(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(ACK_ALL, rules)
+    (rules / "20-look.toml").write_text(
+        '[[rule]]\nname = "lookahead"\nwhen = { body_matches = "(?=invoice)inv" }\nthen = { tags = ["x"] }\n', encoding="utf-8",
+    )
+    cfg = write_config(tmp_path / "mailbot.toml", {"mailbot": {"state_dir": str(tmp_path / "state")}, "rules": {"dir": str(rules)}})
+    result = run_mailbot(cfg, "rules", "check")
+    assert result.returncode == 2
+    assert f"{rules / '20-look.toml'}: rule[0] 'lookahead' when.body_matches: bad regular expression" in result.stderr
+    assert "lookahead (?=…) is not supported (it cannot run in linear time)" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def big_logs(ident: str) -> bytes:
+    """Forty megabytes of log lines: the worker is still busy with it when SIGTERM comes."""
+    return ordinary(ident).replace(b"What should I do?", b"Logs:\r\n" + b"line of a log file that goes on and on\r\n" * 1_000_000)
+
+
+def test_sigterm_while_the_worker_is_busy_exits_promptly_and_gives_the_message_back(arrivals, tmp_path: Path, db_url: str) -> None:
+    smtp, _seen = arrivals
+    maildir = tmp_path / "Maildir"
+    cfg = desk_config(tmp_path, db_url, smtp, maildir)
+    daemon = DaemonProcess(cfg, tmp_path / "daemon.log").start()
+    try:
+        daemon.wait_for_log("event=analysis.worker_ready", timeout=120)
+        deliver_to_maildir(maildir, big_logs("busy"), "busy")
+        deadline = time.monotonic() + 60
+        while count(db_url, Inbound, Inbound.attempts == 1) == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        started = time.monotonic()
+        assert daemon.stop(timeout=30) == 0
+        assert time.monotonic() - started < 15  # well inside systemd's TimeoutStopSec=30s
+    finally:
+        if daemon.running():
+            daemon.kill()
+    # Given back untouched (its attempt not counted), or filed if the worker finished first: never lost.
+    assert count(db_url, Inbound) == 1
+    assert count(db_url, Inbound, Inbound.status == InboundStatus.QUARANTINED) == 0
+    assert "event=daemon.stopped" in daemon.log and "Traceback" not in daemon.log
+    assert not [line for line in daemon.log.splitlines() if line.startswith("level=error")]  # nothing was cancelled mid-job
