@@ -60,13 +60,17 @@ def test_automatic_mail_over_the_hourly_cap_waits_in_the_outbox(make_config, smt
             assert flush(app).sent == 2
             assert flush(app).sent == 0  # still within the hour: nothing more, and no second warning
         assert len(smtp.handler.received) == 2
-        assert [r.message for r in caplog.records if "outbox.throttled" in r.message].__len__() == 1
+        assert len([r for r in caplog.records if "outbox.throttled" in r.getMessage()]) == 1
         assert [r.status for r in outbox(app, "ack")] == ["sent", "sent", "queued", "queued", "queued"]
         with unit_of_work(app.sessions) as s:
             state = throttle(s.connection(), clock.now(), 2)
         assert state.active and state.waiting == 3
         listed = run_mailbot(config.path, "--now", clock.now().isoformat(), "outbox", "list")
         assert "automatic mail: 2 sent in the last hour (limit 2): throttled, 3 waiting in the outbox" in listed.stdout
+        status = run_mailbot(config.path, "--now", clock.now().isoformat(), "status")
+        assert status.returncode == 0, status.stderr
+        assert "outbox: 3 queued, 0 held, 0 failed" in status.stdout
+        assert "automatic mail: 2 sent in the last hour (limit 2): throttled, 3 waiting in the outbox" in status.stdout
 
         clock.advance(timedelta(minutes=61))
         assert flush(app).sent == 2
@@ -131,5 +135,31 @@ def test_a_maildir_poll_is_bounded_in_bytes(make_config, clock: FixedClock, tmp_
         assert batches == [2, 2, 2]  # never more than 1 MB in memory at once
         with unit_of_work(app.sessions) as s:
             assert len(list(s.scalars(select(Inbound.id)))) == 6
+    finally:
+        app.close()
+
+
+@pytest.mark.dovecot
+def test_an_imap_poll_is_bounded_in_bytes(dovecot, imap_user, make_config, clock: FixedClock) -> None:
+    from tests.conftest import imap_section
+    from tests.integration.test_imap_intake import append
+
+    big = "x" * 70 + "\r\n"
+    append(dovecot, imap_user, *(customer_mail(f"c{i}@customer.test", f"Log {i}", big * 5_000) for i in range(6)))  # ~360 KB each
+    config = make_config(imap=[imap_section(dovecot, imap_user, batch_size=100, max_batch_bytes=1_000_000)])
+    app = App(config, clock)
+    try:
+        app.ensure_schema()
+        [source] = app.sources
+        fetched: list[int] = []
+        original = source._fetch  # type: ignore[attr-defined]
+
+        def counting(client, folder, batch):  # type: ignore[no-untyped-def]
+            fetched.append(len(batch))
+            return original(client, folder, batch)
+
+        source._fetch = counting  # type: ignore[attr-defined]
+        assert app.poll() == 6
+        assert fetched == [2, 2, 2]  # by the server's RFC822.SIZE: never more than 1 MB per FETCH
     finally:
         app.close()
