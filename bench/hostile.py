@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Hostile-mail benchmark: for each kind of crafted message (tests/support/hostile.py), the time and peak
+"""Hostile-mail benchmark: for each kind of crafted message (tests/support/hostile_messages.py), the time and peak
 memory to file it, and the delay it causes to an ordinary message sent beside it.
 
     .venv/bin/python bench/hostile.py [--kinds digit-line,long-word,...] [--rounds N] [--json FILE]
@@ -38,7 +38,7 @@ if str(ROOT) not in sys.path:
 
 from tests.conftest import ACK_ALL, write_config  # noqa: E402
 from tests.support.daemon import DaemonProcess  # noqa: E402
-from tests.support.hostile import BACKTRACKING_RULE, KINDS, ordinary  # noqa: E402
+from tests.support.hostile_messages import BACKTRACKING_RULE, KINDS, ordinary  # noqa: E402
 from tests.support.maildir import deliver_to_maildir  # noqa: E402
 from tests.support.smtp import Received, SmtpServer  # noqa: E402
 

@@ -21,7 +21,7 @@ from mailbot.store.db import unit_of_work
 from mailbot.store.models import Event, Inbound
 from mailbot.time_source import FixedClock
 from tests.support.flow import customer_mail, deliver, make_context
-from tests.support.hostile import ordinary
+from tests.support.hostile_messages import ordinary
 
 
 @pytest.fixture

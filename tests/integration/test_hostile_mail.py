@@ -17,7 +17,7 @@ from tests.conftest import ACK_ALL, write_config
 from tests.integration.test_daemon import count
 from tests.support.cli import run_mailbot
 from tests.support.daemon import DaemonProcess
-from tests.support.hostile import BACKTRACKING_RULE, KINDS, ordinary
+from tests.support.hostile_messages import BACKTRACKING_RULE, KINDS, ordinary
 from tests.support.maildir import deliver_to_maildir
 from tests.support.smtp import Received, SmtpServer
 

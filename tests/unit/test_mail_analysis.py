@@ -12,7 +12,7 @@ from mailbot.core.mail_analysis import InputLimits, analyze, bounded
 from mailbot.core.subject import strip_prefixes
 from mailbot.parse import parse_mail
 from mailbot.policy.conditions import regex
-from tests.support.hostile import BACKTRACKING_RULE, KINDS, long_word, many_references, ordinary
+from tests.support.hostile_messages import BACKTRACKING_RULE, KINDS, long_word, many_references, ordinary
 
 GENEROUS_SECONDS = 10.0
 
