@@ -21,6 +21,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from mailbot import systemd
 from mailbot.app import App
+from mailbot.intake.mail_source import PushWatcher
 from mailbot.logs import log
 
 logger = logging.getLogger("mailbot.daemon")
@@ -34,6 +35,12 @@ class Daemon:
         self.stopping = threading.Event()
         self._running: set[asyncio.Task[Any]] = set()
         self.scheduler: AsyncIOScheduler | None = None
+        self._watchers: dict[str, PushWatcher] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _wake_poll_threadsafe(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self.wake, "poll")
 
     def should_stop(self) -> bool:
         return self.stopping.is_set()
@@ -75,6 +82,20 @@ class Daemon:
 
     async def sync(self) -> None:
         await asyncio.to_thread(self.app.sync_customers)
+
+    async def leases(self) -> None:
+        """Renew the sources' leases; push watching (IDLE) runs exactly on the sources this worker holds."""
+        taken, _ = await asyncio.to_thread(self.app.hold_sources)
+        for name in [n for n in self._watchers if n not in self.app.held]:
+            await asyncio.to_thread(self._watchers.pop(name).stop)
+        for src in self.app.sources:
+            if src.name in self.app.held and src.name not in self._watchers and not self.should_stop():
+                watcher = src.watcher(self._wake_poll_threadsafe)
+                if watcher is not None:
+                    watcher.start()
+                    self._watchers[src.name] = watcher
+        if taken:
+            self.wake("poll")
 
     async def watchdog(self) -> None:
         systemd.notify("WATCHDOG=1")
@@ -130,7 +151,7 @@ class Daemon:
         return ok and not self.app.unreadable  # a source that could not be read fails the run too
 
     async def run_forever(self) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         stop = asyncio.Event()
 
         def on_stop(signame: str) -> None:
@@ -146,6 +167,7 @@ class Daemon:
         every = self.app.config.settings.schedule
         now = datetime.now(timezone.utc)
         for job_id, fn, seconds in (
+            ("leases", self.leases, self.app.config.settings.workers.lease_seconds / 3),
             ("poll", self.poll, every.poll_seconds),
             ("process", self.process, every.process_seconds),
             ("outbox", self.outbox, every.outbox_seconds),
@@ -169,21 +191,15 @@ class Daemon:
         # The analysis worker warms up (imports, language models) before the first message needs it.
         warm_up = loop.run_in_executor(None, self._warm_up)
         sched.start()
-
-        def wake_poll() -> None:
-            loop.call_soon_threadsafe(self.wake, "poll")
-
-        watchers = [w for w in (src.watcher(wake_poll) for src in self.app.sources) if w is not None]
-        for watcher in watchers:
-            watcher.start()
         systemd.notify("READY=1", "STATUS=running")
         log(logger, logging.INFO, "daemon.started", database=self.app.engine.url.render_as_string(hide_password=True),
             sources=len(self.app.sources), rules=len(self.app.policy.rules.rules))
         await stop.wait()
 
         systemd.notify("STOPPING=1")
-        for watcher in watchers:
+        for watcher in self._watchers.values():
             watcher.stop()
+        self._watchers.clear()
         # Let running jobs see should_stop and finish their transaction before the scheduler goes: its
         # shutdown cancels the tasks still running. New runs return at once (they check should_stop first).
         running = list(self._running)

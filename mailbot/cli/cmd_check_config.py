@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from mailbot.cli.connection_checks import check_connections
+from mailbot.cli.command_list import command_help
 from mailbot.config import Config
 from mailbot.policy.in_force import load_policy
 
@@ -18,7 +19,8 @@ EXIT_CONNECT = 2  # as for any other problem check-config finds
 
 def cmd_check_config(config: Config, args: argparse.Namespace) -> int:
     s = config.settings
-    config.secret_bytes()  # a secret_file that is missing or short is a config error too
+    config.check_state_dir()
+    config.configured_secret()  # a secret_file that is missing or short is a config error too
     policy = load_policy(config)  # rules, terms, and every template against the context of its kind
     print(f"{config.source}: OK")
     print(f"  database: {make_url(config.database_url).render_as_string(hide_password=True)}")
@@ -52,7 +54,7 @@ def cmd_check_config(config: Config, args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("check-config", help="validate the configuration and exit")
+    p = sub.add_parser("check-config", help=command_help("check-config"))
     p.add_argument(
         "--connect", action="store_true",
         help="also sign in to every IMAP account (and open its folders), every SMTP server (EHLO, STARTTLS, AUTH, "

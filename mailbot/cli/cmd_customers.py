@@ -10,6 +10,7 @@ from typing import Any
 from tqdm import tqdm
 
 from mailbot.cli.app_session import opened_app
+from mailbot.cli.command_list import command_help
 from mailbot.config import Config
 from mailbot.core.entitlement import decide_entitlement
 from mailbot.customers.importer import RowError, import_rows, read_csv
@@ -74,7 +75,7 @@ def cmd_customers(config: Config, args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("customers", help="import purchases from CSV, sync from the billing database, show a sender's entitlement")
+    p = sub.add_parser("customers", help=command_help("customers"))
     p.add_argument("action", choices=["import", "sync", "show"])
     p.add_argument("file", nargs="?", help="import: the CSV file; show: an e-mail address")
     p.set_defaults(handler=cmd_customers)

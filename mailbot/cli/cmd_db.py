@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from mailbot.cli.app_session import opened_app
+from mailbot.cli.command_list import command_help
 from mailbot.config import Config
 from mailbot.store import migrate
 
@@ -20,6 +21,6 @@ def cmd_db(config: Config, args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("db", help="database schema")
+    p = sub.add_parser("db", help=command_help("db"))
     p.add_argument("action", choices=["upgrade", "status"])
     p.set_defaults(handler=cmd_db)

@@ -7,6 +7,7 @@ from typing import Any
 
 from mailbot.cli.app_session import opened_app
 from mailbot.cli.display import local_time
+from mailbot.cli.command_list import command_help
 from mailbot.config import Config
 from mailbot.core.sla import format_span
 from mailbot.process.sweep import preview
@@ -29,6 +30,6 @@ def cmd_escalations(config: Config, args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("escalations", help="list the warnings and breach notices that would fire at a moment (dry run)")
+    p = sub.add_parser("escalations", help=command_help("escalations"))
     p.add_argument("--at", metavar="TIME", help='"2026-12-04 17:30" (desk time zone) or ISO 8601; default: now')
     p.set_defaults(handler=cmd_escalations)

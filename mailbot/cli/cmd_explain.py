@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from mailbot.app import App
 from mailbot.cli.app_session import on_ticket
 from mailbot.cli.display import local_time
+from mailbot.cli.command_list import command_help
 from mailbot.config import Config
 from mailbot.core.sla import format_span
 from mailbot.process import response_clock
@@ -69,6 +70,6 @@ def _explain(app: App, session: Session, ticket: TicketState) -> int:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("explain", help="how ticket N's deadline was computed: entitlement, plan, calendar, hours day by day")
+    p = sub.add_parser("explain", help=command_help("explain"))
     p.add_argument("number", type=int)
     p.set_defaults(handler=cmd_explain)

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from mailbot.cli.app_session import opened_app
+from mailbot.cli.command_list import command_help
 from mailbot.config import Config
 from mailbot.outbox.throttle import throttle
 from mailbot.store.db import unit_of_work
@@ -61,7 +62,7 @@ def cmd_outbox(config: Config, args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("outbox", help="outgoing mail: list, show, retry failed, release held")
+    p = sub.add_parser("outbox", help=command_help("outbox"))
     p.add_argument("action", choices=["list", "show", "retry", "release"])
     p.add_argument("ids", nargs="*", type=int)
     p.add_argument("--all", action="store_true", help="with retry/release: every failed/held message")

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from mailbot.cli.app_session import opened_app
+from mailbot.cli.command_list import command_help
 from mailbot.config import Config
 
 
@@ -25,6 +26,6 @@ def cmd_poll(config: Config, args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("poll", help="fetch new mail from every source and file it")
+    p = sub.add_parser("poll", help=command_help("poll"))
     p.add_argument("--once", action="store_true", required=True, help="fetch, process, exit (the daemon is `run`)")
     p.set_defaults(handler=cmd_poll)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from mailbot.cli.app_session import opened_app
 from mailbot.cli.display import short
+from mailbot.cli.command_list import command_help
 from mailbot.config import Config
 from mailbot.core.ticket_states import InboundStatus
 from mailbot.process.runner import retry_quarantined
@@ -54,7 +55,7 @@ def cmd_quarantine(config: Config, args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("quarantine", help="messages that could not be processed")
+    p = sub.add_parser("quarantine", help=command_help("quarantine"))
     p.add_argument("action", choices=["list", "show", "retry"])
     p.add_argument("ids", nargs="*", type=int)
     p.add_argument("--all", action="store_true", help="with retry: every quarantined message")

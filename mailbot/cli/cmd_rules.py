@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from mailbot.cli.app_session import opened_app
+from mailbot.cli.command_list import command_help
 from mailbot.config import Config
 from mailbot.core.ticket_states import InboundStatus
 from mailbot.intake.inbound import content_hash, sniff_message_id
@@ -108,7 +109,7 @@ def cmd_test(config: Config, args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("rules", help="validate the rules and templates, or show what they would do with a message")
+    p = sub.add_parser("rules", help=command_help("rules"))
     rsub = p.add_subparsers(dest="action", required=True)
     c = rsub.add_parser("check", help="validate every rules file and template; exit 2 on any problem")
     c.set_defaults(handler=cmd_check)

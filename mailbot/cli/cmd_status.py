@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from mailbot.app import App
 from mailbot.cli.app_session import on_ticket, opened_app
+from mailbot.cli.command_list import command_help
 from mailbot.config import Config
 from mailbot.core.ticket_states import InboundStatus, OutboxStatus, TicketStatus
 from mailbot.outbox.throttle import throttle
@@ -59,7 +60,7 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("status", help="the desk's queues and mail throttle; with N STATUS, set ticket N's status (pending pauses its response clock)")
+    p = sub.add_parser("status", help=command_help("status"))
     p.add_argument("number", type=int, nargs="?")
     p.add_argument("status", nargs="?", choices=[s.value for s in TicketStatus], help="; ".join(f"{s.value}: {s.meaning}" for s in TicketStatus))
     p.set_defaults(handler=cmd_status)

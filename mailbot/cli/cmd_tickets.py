@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from mailbot.cli.app_session import opened_app
 from mailbot.cli.display import short
+from mailbot.cli.command_list import command_help
 from mailbot.config import Config
 from mailbot.core.quoting import strip_reply
 from mailbot.store.db import unit_of_work
@@ -87,7 +88,7 @@ def cmd_tickets(config: Config, args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("tickets", help="list tickets or show one")
+    p = sub.add_parser("tickets", help=command_help("tickets"))
     tsub = p.add_subparsers(dest="action", required=True)
     lp = tsub.add_parser("list")
     lp.add_argument("--status")

@@ -3,35 +3,46 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mailbot import __version__, logs
-from mailbot.cli import (
-    cmd_check_config,
-    cmd_customers,
-    cmd_db,
-    cmd_escalations,
-    cmd_explain,
-    cmd_outbox,
-    cmd_poll,
-    cmd_quarantine,
-    cmd_rules,
-    cmd_run,
-    cmd_status,
-    cmd_tickets,
-)
-from mailbot.config import Config, load
-from mailbot.errors import ConfigError
-from mailbot.time_source import Clock, OffsetClock, SystemClock, parse_moment
+from mailbot import __version__
+from mailbot.cli.command_list import COMMANDS
 
+if TYPE_CHECKING:
+    from mailbot.config import Config
+    from mailbot.time_source import Clock
+
+EXIT_OS = 1  # a file that cannot be read or written (named in the message)
 EXIT_CONFIG = 2
+EXIT_DATABASE = 3  # the database cannot be reached or refused the connection
+EXIT_BROKEN_PIPE = 141
+
+_GLOBAL_WITH_VALUE = {"-c", "--config", "--now"}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def chosen_command(argv: Sequence[str]) -> str | None:
+    """The command named on the command line, found without building every command's parser."""
+    skip = False
+    for token in argv:
+        if skip:
+            skip = False
+        elif token in _GLOBAL_WITH_VALUE:
+            skip = True
+        elif token == "--":
+            return None
+        elif not token.startswith("-"):
+            return token if token in COMMANDS else None
+    return None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The full parser for `command` (every command when None); the others are listed by name and help only."""
     parser = argparse.ArgumentParser(prog="mailbot", description="A support desk that lives in email.")
     parser.add_argument(
         "-c", "--config", type=Path, default=None,
@@ -44,16 +55,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mailbot {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in (
-        cmd_run, cmd_check_config, cmd_db, cmd_poll, cmd_rules, cmd_outbox, cmd_tickets, cmd_quarantine,
-        cmd_customers, cmd_escalations, cmd_explain, cmd_status,
-    ):
-        command.register(sub)
+    for name, (module, help_text) in COMMANDS.items():
+        if command is None or name == command:
+            importlib.import_module(f"mailbot.cli.{module}").register(sub)
+        else:
+            sub.add_parser(name, help=help_text)
     return parser
 
 
 def make_clock(now: str | None, zone: str) -> Clock:
     """The system clock, or with --now a clock that starts at that instant and keeps running."""
+    from mailbot.time_source import OffsetClock, SystemClock, parse_moment
+
     if now is None:
         return SystemClock()
     return OffsetClock(parse_moment(now, zone) - datetime.now(timezone.utc))
@@ -67,8 +80,15 @@ def config_path(args: argparse.Namespace) -> Path | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(chosen_command(argv) or "")
     args = parser.parse_args(argv)
+    if not getattr(args, "needs_config", True):
+        return int(args.handler(args) or 0)
+    from mailbot import logs
+    from mailbot.config import load
+    from mailbot.errors import ConfigError
+
     try:
         config: Config = load(config_path(args))
     except ConfigError as exc:
@@ -80,13 +100,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"mailbot: --now: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    from sqlalchemy.exc import DBAPIError
+
     try:
-        return int(args.handler(config, args) or 0)
+        code = int(args.handler(config, args) or 0)
+        sys.stdout.flush()  # inside the try: a reader that went away is noticed here, not at interpreter exit
+        return code
     except ConfigError as exc:
         print(f"mailbot: configuration error\n{exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except DBAPIError as exc:
+        print(f"mailbot: database {database_shown(config)}: {first_line(exc.orig or exc)}", file=sys.stderr)
+        return EXIT_DATABASE
+    except BrokenPipeError:
+        # The reader went away (`mailbot tickets list | head`): stop quietly, as other Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"mailbot: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_OS
     except KeyboardInterrupt:
         return 130
+
+
+def first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def database_shown(config: Config) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(config.database_url).render_as_string(hide_password=True)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from tests.support.dovecot import Dovecot, ImapUser, make_certificate
 from tests.support.flow import customer_mail
 from tests.support.smtp import OAuthHandler, SmtpServer
 from tests.support.token_endpoint import TokenEndpoint
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.dovecot
 
@@ -80,14 +81,6 @@ def dovecot_logins(dovecot: Dovecot, user: ImapUser) -> list[str]:
         elif f"oauth2({user.name}," in line and "oauth2 failed" in line:
             found.append("refused")
     return found
-
-
-def wait_until(condition, timeout: float = 20.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @pytest.fixture
