@@ -44,12 +44,20 @@ def many_references(ident: str = "references") -> bytes:
     return _mail(ident, "Re: thread", "Following up.\r\n", extra=f"In-Reply-To: <ref39999.{'z' * 20}@attacker.test>\r\nReferences: {refs}\r\n")
 
 
+def quotes_in_from(ident: str = "quotes-in-from") -> bytes:
+    """A From header of 100,000 double quotes (the standard library's strict address parser is quadratic on it)."""
+    return _mail(ident, "Hello", "Who am I?\r\n", sender="x@attacker.test").replace(
+        b"From: Mallory <x@attacker.test>", b"From: " + b'"' * 100_000, 1
+    )
+
+
 KINDS: dict[str, Callable[[str], bytes]] = {
     "digit-line": digit_line,
     "long-word": long_word,
     "login-repeated": login_repeated,
     "huge-subject": huge_subject,
     "many-references": many_references,
+    "quotes-in-from": quotes_in_from,
 }
 
 # A preset-style rule that backtracks catastrophically under `re` on `long_word` (the license-age "unclear" shape).

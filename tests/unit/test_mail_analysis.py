@@ -79,3 +79,12 @@ def test_a_rule_pattern_that_backtracks_under_re_runs_in_linear_time() -> None:
 def test_a_rule_pattern_the_linear_engine_cannot_take_is_refused_with_the_reason(pattern: str) -> None:
     with pytest.raises(ValueError, match="not supported"):
         regex(pattern)
+
+
+def test_an_overlong_address_header_is_refused_unparsed() -> None:
+    from mailbot.core.addresses import MAX_HEADER_CHARS, parse_single
+
+    started = time.monotonic()
+    sender, problem = parse_single('"' * 1_000_000)
+    assert time.monotonic() - started < GENEROUS_SECONDS
+    assert sender is None and problem is not None and f"longer than {MAX_HEADER_CHARS:,}" in problem and len(problem) < 500
