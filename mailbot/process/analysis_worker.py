@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import signal
 import threading
 import time
 import traceback
@@ -98,7 +99,12 @@ class InProcessAnalyzer:
 
 
 def _serve(conn: Connection, limits: InputLimits, default_language: str) -> None:
-    """The child process: warm up, say ready, then analyse one message per request until told to stop."""
+    """The child process: warm up, say ready, then analyse one message per request until told to stop.
+
+    SIGTERM and SIGINT are the daemon's to handle (systemd and a terminal send them to the whole group): the
+    daemon gives the message back and then stops this process; a daemon that dies closes the pipe, which ends it."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _prepare(_SAMPLE, limits, default_language, lambda step: None)
     conn.send(("ready", None))
     while True:

@@ -3,7 +3,10 @@ message sent beside it is still acknowledged within 5 s of the desk's own baseli
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -160,6 +163,9 @@ def test_sigterm_while_the_worker_is_busy_exits_promptly_and_gives_the_message_b
         deadline = time.monotonic() + 60
         while count(db_url, Inbound, Inbound.attempts == 1) == 0 and time.monotonic() < deadline:
             time.sleep(0.02)
+        # systemd signals the whole control group: the worker gets SIGTERM too, and leaves the stop to the daemon.
+        worker = int(re.search(r"event=analysis.worker_ready pid=(\d+)", daemon.log).group(1))  # type: ignore[union-attr]
+        os.kill(worker, signal.SIGTERM)
         started = time.monotonic()
         assert daemon.stop(timeout=30) == 0
         assert time.monotonic() - started < 15  # well inside systemd's TimeoutStopSec=30s
@@ -169,5 +175,7 @@ def test_sigterm_while_the_worker_is_busy_exits_promptly_and_gives_the_message_b
     # Given back untouched (its attempt not counted), or filed if the worker finished first: never lost.
     assert count(db_url, Inbound) == 1
     assert count(db_url, Inbound, Inbound.status == InboundStatus.QUARANTINED) == 0
+    assert count(db_url, Inbound, Inbound.status == InboundStatus.RECEIVED, Inbound.attempts > 0) == 0
+    assert "analysis.worker_died" not in daemon.log
     assert "event=daemon.stopped" in daemon.log and "Traceback" not in daemon.log
     assert not [line for line in daemon.log.splitlines() if line.startswith("level=error")]  # nothing was cancelled mid-job
