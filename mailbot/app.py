@@ -45,7 +45,7 @@ from mailbot.process.steps.rules_decision import DecideByRules
 from mailbot.process.sweep import Sweeper
 from mailbot.store import desk_secrets, migrate, source_leases
 from mailbot.store.desk_secrets import SecretSet
-from mailbot.store.db import make_engine, session_factory, unit_of_work
+from mailbot.store.db import make_engine, release_old_pages, session_factory, unit_of_work
 from mailbot.time_source import Clock, SystemClock
 
 logger = logging.getLogger("mailbot")
@@ -115,8 +115,8 @@ class App:
         """Where each message is parsed and analysed: a worker process with a time limit, unless isolate = false."""
         p = self.config.settings.processing
         if p.isolate:
-            return WorkerProcessAnalyzer(self.desk.limits, self.desk.default_language, p.max_seconds_per_message)
-        return InProcessAnalyzer(self.desk.limits, self.desk.default_language)
+            return WorkerProcessAnalyzer(self.desk.limits, self.desk.default_language, p.max_seconds_per_message, self.desk.parse_options)
+        return InProcessAnalyzer(self.desk.limits, self.desk.default_language, self.desk.parse_options)
 
     @cached_property
     def context(self) -> RunnerContext:
@@ -234,7 +234,10 @@ class App:
 
     def redact_credentials(self) -> int:
         """Remove the passwords whose redaction time has come; returns from how many messages."""
-        return CredentialRedaction(self.sessions).run(self.clock.now())
+        done = CredentialRedaction(self.sessions).run(self.clock.now())
+        if done and not release_old_pages(self.engine):
+            log(logger, logging.WARNING, "credentials.log_not_emptied", reason="a reader holds the SQLite write-ahead log; retried next run")
+        return done
 
     def sync_customers(self) -> ImportReport | None:
         """Pull purchases from the billing database, if one is configured (it is the truth: a full sync)."""

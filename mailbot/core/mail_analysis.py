@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from mailbot.core.credentials import SecretsFound
-from mailbot.core.credentials import find as find_credentials
+from mailbot.core.credentials import find_in_mail
 from mailbot.core.language import detect
 from mailbot.core.mail import InboundMail
 from mailbot.core.quoting import new_text
@@ -37,7 +37,7 @@ class MailAnalysis:
     mail: InboundMail  # the bounded view: what every detector, rule and template of this message sees
     language: str  # the detected language (or the desk's default when there is no good evidence)
     new_text: str  # what the sender wrote now, quoted history folded away
-    credentials: SecretsFound | None  # passwords and the like, found in the bounded body
+    credentials: SecretsFound | None  # passwords and the like: in the bounded subject and text, and text attachments
     truncated: tuple[str, ...] = ()  # what was cut for the detectors: "body", "subject", "headers", "references"
 
 
@@ -82,5 +82,5 @@ def analyze(
     on_step("quoting")
     fresh = new_text(view.text)
     on_step("credentials")
-    secrets = find_credentials(view.text)
+    secrets = find_in_mail(view.subject, view.text, tuple((p.payload, p.content_type) for p in view.parts))
     return MailAnalysis(mail=view, language=language, new_text=fresh, credentials=secrets, truncated=cut)

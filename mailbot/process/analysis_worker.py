@@ -29,8 +29,9 @@ from typing import Protocol
 from mailbot import failpoints
 from mailbot.core.mail import InboundMail
 from mailbot.core.mail_analysis import InputLimits, MailAnalysis, analyze
+from mailbot.core.parse_options import ParseOptions
 from mailbot.logs import log
-from mailbot.parse import MalformedMail, parse_mail
+from mailbot.parse import DEFAULT_OPTIONS, MalformedMail, parse_mail
 
 logger = logging.getLogger("mailbot.process")
 
@@ -68,11 +69,13 @@ class Analyzer(Protocol):
     def close(self) -> None: ...
 
 
-def _prepare(raw: bytes, limits: InputLimits, default_language: str, on_step: Callable[[str], None]) -> Attempt:
+def _prepare(
+    raw: bytes, limits: InputLimits, default_language: str, options: ParseOptions, on_step: Callable[[str], None],
+) -> Attempt:
     on_step("parse")
     failpoints.reached("analysis.parse")
     try:
-        mail = parse_mail(raw)
+        mail = parse_mail(raw, options)
     except MalformedMail as exc:
         return Attempt(failure=str(exc), permanent=True)
     except Exception as exc:
@@ -84,28 +87,29 @@ def _prepare(raw: bytes, limits: InputLimits, default_language: str, on_step: Ca
 
 
 class InProcessAnalyzer:
-    def __init__(self, limits: InputLimits, default_language: str) -> None:
+    def __init__(self, limits: InputLimits, default_language: str, options: ParseOptions = DEFAULT_OPTIONS) -> None:
         self.limits = limits
         self.default_language = default_language
+        self.options = options
 
     def start(self, should_stop: Callable[[], bool] = lambda: False) -> bool:
         return True
 
     def prepare(self, raw: bytes, should_stop: Callable[[], bool] = lambda: False) -> Attempt:
-        return _prepare(raw, self.limits, self.default_language, lambda step: None)
+        return _prepare(raw, self.limits, self.default_language, self.options, lambda step: None)
 
     def close(self) -> None:
         pass
 
 
-def _serve(conn: Connection, limits: InputLimits, default_language: str) -> None:
+def _serve(conn: Connection, limits: InputLimits, default_language: str, options: ParseOptions) -> None:
     """The child process: warm up, say ready, then analyse one message per request until told to stop.
 
     SIGTERM and SIGINT are the daemon's to handle (systemd and a terminal send them to the whole group): the
     daemon gives the message back and then stops this process; a daemon that dies closes the pipe, which ends it."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _prepare(_SAMPLE, limits, default_language, lambda step: None)
+    _prepare(_SAMPLE, limits, default_language, options, lambda step: None)
     conn.send(("ready", None))
     while True:
         try:
@@ -114,15 +118,16 @@ def _serve(conn: Connection, limits: InputLimits, default_language: str) -> None
             return
         if not raw:
             return
-        attempt = _prepare(raw, limits, default_language, lambda step: conn.send(("step", step)))
+        attempt = _prepare(raw, limits, default_language, options, lambda step: conn.send(("step", step)))
         conn.send(("done", attempt))
 
 
 class WorkerProcessAnalyzer:
-    def __init__(self, limits: InputLimits, default_language: str, max_seconds: float) -> None:
+    def __init__(self, limits: InputLimits, default_language: str, max_seconds: float, options: ParseOptions = DEFAULT_OPTIONS) -> None:
         self.limits = limits
         self.default_language = default_language
         self.max_seconds = max_seconds
+        self.options = options
         self._context = multiprocessing.get_context("spawn")
         self._process: BaseProcess | None = None
         self._conn: Connection | None = None
@@ -142,7 +147,7 @@ class WorkerProcessAnalyzer:
             return True
         ours, theirs = self._context.Pipe()
         process = self._context.Process(
-            target=_serve, args=(theirs, self.limits, self.default_language), name="mailbot-analysis", daemon=True
+            target=_serve, args=(theirs, self.limits, self.default_language, self.options), name="mailbot-analysis", daemon=True
         )
         process.start()
         theirs.close()

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from mailbot.config import Config
 from mailbot.core.agents import Agent, Directory
 from mailbot.core.mail_analysis import InputLimits
+from mailbot.core.parse_options import ParseOptions, fallbacks_for
 from mailbot.core.tokens import Signer
 from mailbot.process.analysis_worker import Analyzer, InProcessAnalyzer
 from mailbot.time_source import Clock
@@ -26,6 +27,9 @@ class Desk:
     require_authentication: bool = True
     reopen_days: int = 14
     limits: InputLimits = InputLimits()  # how much of a message the detectors and rules read
+    parse_options: ParseOptions = field(default_factory=ParseOptions)
+    colleagues_from_same_domain: bool = False
+    max_participants: int = 10
 
     @classmethod
     def from_config(cls, config: Config, signer: Signer) -> "Desk":
@@ -46,6 +50,9 @@ class Desk:
                 body_chars=p.max_body_chars, subject_chars=p.max_subject_chars,
                 header_chars=p.max_header_chars, references=p.max_references,
             ),
+            parse_options=parse_options(config),
+            colleagues_from_same_domain=config.settings.tickets.colleagues_from_same_domain,
+            max_participants=config.settings.tickets.max_participants,
         )
 
     def is_own_address(self, addr: str) -> bool:
@@ -55,6 +62,18 @@ class Desk:
         return a_domain == domain and (a_local == local or a_local.startswith(local + "+"))
 
 
+def parse_options(config: Config) -> ParseOptions:
+    """The [intake] settings as parsing takes them; fallback charsets by the desk's language unless given."""
+    intake = config.settings.intake
+    fallbacks = tuple(intake.fallback_charsets) or fallbacks_for(config.settings.replies.default_language)
+    return ParseOptions(
+        fallback_charsets=fallbacks,
+        max_message_bytes=intake.max_message_bytes,
+        max_text_chars=intake.max_text_chars,
+        max_parts=intake.max_parts,
+    )
+
+
 @dataclass(frozen=True)
 class RunnerContext:
     desk: Desk
@@ -62,4 +81,4 @@ class RunnerContext:
     analyzer: Analyzer | None = None  # where messages are parsed and analysed; None: in this process
 
     def analysis(self) -> Analyzer:
-        return self.analyzer or InProcessAnalyzer(self.desk.limits, self.desk.default_language)
+        return self.analyzer or InProcessAnalyzer(self.desk.limits, self.desk.default_language, self.desk.parse_options)
