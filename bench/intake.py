@@ -738,6 +738,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=100, metavar="B")
     ap.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--no-isolate", action="store_true",
+                    help="parse and analyse in the daemon's own process ([processing] isolate = false) instead of the worker")
     ap.add_argument("--no-replies", action="store_true",
                     help="measure intake alone: no acknowledgements composed or queued (empty rules folder)")
     ap.add_argument("--parse-limit", type=int, default=0, metavar="K",
@@ -827,6 +829,8 @@ def main(argv: list[str] | None = None) -> int:
                         "secret": "bench-secret-0123456789abcdef", "support_address": SUPPORT},
             "imap": [imap_section(dovecot, user, batch_size=batch, timeout_seconds=300)],
         }
+        if args.no_isolate:
+            sections["processing"] = {"isolate": False}
         if args.no_replies:
             # Intake alone (fetch, parse, thread, store, plus rules that decide nothing): an empty rules folder.
             (workdir / "rules").mkdir()

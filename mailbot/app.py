@@ -26,6 +26,7 @@ from mailbot.outbox.enqueue import MailOrigin
 from mailbot.outbox.sender import OutboxSender, make_transport
 from mailbot.policy.in_force import Policy, load_policy
 from mailbot.process.agent_mail import AgentMail, AgentMailOptions
+from mailbot.process.analysis_worker import Analyzer, InProcessAnalyzer, WorkerProcessAnalyzer
 from mailbot.process.desk import Desk, RunnerContext
 from mailbot.process.pipeline import Pipeline, Step
 from mailbot.process.redaction import CredentialRedaction
@@ -124,8 +125,16 @@ class App:
         return Desk.from_config(self.config, self.secrets.signer())
 
     @cached_property
+    def analyzer(self) -> Analyzer:
+        """Where each message is parsed and analysed: a worker process with a time limit, unless isolate = false."""
+        p = self.config.settings.processing
+        if p.isolate:
+            return WorkerProcessAnalyzer(self.desk.limits, self.desk.default_language, p.max_seconds_per_message, self.desk.parse_options)
+        return InProcessAnalyzer(self.desk.limits, self.desk.default_language, self.desk.parse_options)
+
+    @cached_property
     def context(self) -> RunnerContext:
-        return RunnerContext(desk=self.desk, clock=self.clock)
+        return RunnerContext(desk=self.desk, clock=self.clock, analyzer=self.analyzer)
 
     @cached_property
     def origin(self) -> MailOrigin:
@@ -147,7 +156,9 @@ class App:
         """The steps after filing, in order (each one a module under process/steps/)."""
         s = self.config.settings
         language = s.replies.default_language
-        agents = AgentMail(self.desk, self.mailer, AgentMailOptions(s.agents.show_agent_names, s.agents.attach_max_bytes, language))
+        agents = AgentMail(self.desk, self.mailer, AgentMailOptions(
+            s.agents.show_agent_names, s.agents.attach_max_bytes, language, s.agents.max_notifications_per_ticket_per_hour,
+        ))
         steps: list[Step] = [
             AgentReply(agents),
             DetectAutomatic(self.desk),
@@ -259,6 +270,8 @@ class App:
     def close(self) -> None:
         """Close what was opened (after a failed start-up, some of it never was); give up the sources' leases so
         another worker takes them at once."""
+        if "analyzer" in self.__dict__:
+            self.analyzer.close()
         if self.held:
             try:
                 source_leases.release(self.sessions, self.worker_name, sorted(self.held))

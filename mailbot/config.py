@@ -287,6 +287,8 @@ class ImapConfig(SignIn):
     username: str
     folders: Annotated[list[str], Field(min_length=1)] = ["INBOX"]
     batch_size: Annotated[int, Field(ge=1, le=5000)] = 100
+    # One poll stops fetching once it has this many bytes (the rest waits for the next poll).
+    max_batch_bytes: Annotated[int, Field(ge=1)] = 50_000_000
     after_fetch: Literal["none", "flag", "move"] = "none"
     processed_flag: Annotated[str, Field(pattern=r"^\$?[A-Za-z0-9_-]+$")] = "$MailbotFiled"
     processed_folder: str = "Processed"
@@ -316,6 +318,8 @@ class ImapConfig(SignIn):
 class MaildirConfig(Strict):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
     path: FsPath
+    # One poll stops taking messages once it has read this many bytes (the rest waits for the next poll).
+    max_batch_bytes: Annotated[int, Field(ge=1)] = 50_000_000
 
 
 class Processing(Strict):
@@ -323,6 +327,15 @@ class Processing(Strict):
     retry_base_seconds: Annotated[float, Field(ge=0)] = 60.0
     retry_max_seconds: Annotated[float, Field(ge=0)] = 3600.0
     batch_size: Annotated[int, Field(ge=1, le=10000)] = 200
+    # Parse and analyse each message in a separate worker process that is stopped when one message takes
+    # longer than max_seconds_per_message; false runs it in the daemon's own process, with no time limit.
+    isolate: bool = True
+    max_seconds_per_message: Annotated[float, Field(ge=1, le=600)] = 20.0
+    # How much of each message the detectors and rules read; the stored message keeps everything.
+    max_body_chars: Annotated[int, Field(ge=1024, le=10_000_000)] = 64 * 1024
+    max_subject_chars: Annotated[int, Field(ge=80, le=100_000)] = 1024
+    max_header_chars: Annotated[int, Field(ge=256, le=1_000_000)] = 4 * 1024
+    max_references: Annotated[int, Field(ge=1, le=10_000)] = 100
 
 
 class Intake(Strict):
@@ -367,6 +380,9 @@ class SmtpConfig(SignIn):
     retry_max_seconds: Annotated[float, Field(ge=0)] = 3600.0
     give_up_after_hours: Annotated[float, Field(gt=0)] = 72.0
     outgoing_maildir: FsPath | None = None
+    # Automatic mail (acknowledgements, notifications) sent per hour, all recipients together; the rest
+    # waits in the outbox. 0 means no limit.
+    max_automatic_per_hour: Annotated[int, Field(ge=0)] = 300
 
     @model_validator(mode="after")
     def _plaintext(self) -> "SmtpConfig":
@@ -468,6 +484,8 @@ class Agents(Strict):
     attach_max_bytes: Annotated[int, Field(ge=0)] = 10_000_000
     # A customer writing to a ticket closed longer ago than this opens a new ticket linked to it.
     reopen_days: Annotated[int, Field(ge=0)] = 14
+    # Notifications about one ticket per agent per hour; past it, an agent.notify_capped event instead.
+    max_notifications_per_ticket_per_hour: Annotated[int, Field(ge=0)] = 10
 
 
 class Logging(Strict):

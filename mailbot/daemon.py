@@ -3,7 +3,8 @@
 Four fixed jobs — poll, process, flush the outbox, sweep deadlines — each max_instances=1, coalesce=True.
 Blocking work (imapclient, SQLAlchemy) runs in worker threads; aiosmtplib runs on the loop. A stage that
 produced work wakes the next one at once instead of waiting for its interval. SIGTERM stops taking work,
-lets the current transaction finish and exits 0; SIGHUP reloads the rules if they validate.
+lets the current transaction finish, stops the analysis worker (killing it mid-message if it must: the
+message is given back untouched) and exits 0; SIGHUP reloads the rules if they validate.
 """
 
 from __future__ import annotations
@@ -100,6 +101,12 @@ class Daemon:
     async def watchdog(self) -> None:
         systemd.notify("WATCHDOG=1")
 
+    def _warm_up(self) -> None:
+        try:
+            self.app.analyzer.start(self.should_stop)
+        except Exception:
+            log(logger, logging.ERROR, "analysis.start_failed", exc_info=True)  # the first message tries again
+
     # plumbing ----------------------------------------------------------------------------------------
     def _guarded(self, name: str, job: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
         """Run a job as a tracked task (so shutdown can wait for it) that logs instead of dying."""
@@ -182,6 +189,8 @@ class Daemon:
         interval = systemd.watchdog_interval()
         if interval:
             sched.add_job(self.watchdog, "interval", seconds=interval, id="watchdog", name="watchdog", next_run_time=now)
+        # The analysis worker warms up (imports, language models) before the first message needs it.
+        warm_up = loop.run_in_executor(None, self._warm_up)
         sched.start()
         systemd.notify("READY=1", "STATUS=running")
         log(logger, logging.INFO, "daemon.started", database=hide_passwords(self.app.config.database_url),
@@ -189,14 +198,18 @@ class Daemon:
         await stop.wait()
 
         systemd.notify("STOPPING=1")
-        sched.shutdown(wait=False)
         for watcher in self._watchers.values():
             watcher.stop()
         self._watchers.clear()
+        # Let running jobs see should_stop and finish their transaction before the scheduler goes: its
+        # shutdown cancels the tasks still running. New runs return at once (they check should_stop first).
         running = list(self._running)
         if running:
             done, pending = await asyncio.wait(running, timeout=SHUTDOWN_GRACE_SECONDS)
             for task in pending:
                 task.cancel()
+        sched.shutdown(wait=False)
         await self.app.sender.transport.close()
+        await asyncio.wait([warm_up], timeout=1)
+        await asyncio.to_thread(self.app.analyzer.close)  # kills the worker if it is still busy
         log(logger, logging.INFO, "daemon.stopped")

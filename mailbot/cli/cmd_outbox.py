@@ -11,6 +11,7 @@ from mailbot.cli.app_session import opened_app
 from mailbot.cli.command_list import command_help
 from mailbot.cli.display import echo
 from mailbot.config import Config
+from mailbot.outbox.throttle import throttle
 from mailbot.store.db import unit_of_work
 from mailbot.store.journal import add_event
 from mailbot.store.models import Outbox
@@ -25,6 +26,7 @@ def cmd_outbox(config: Config, args: argparse.Namespace) -> int:
                 if args.status:
                     query = query.where(Outbox.status == args.status)
                 rows = list(s.scalars(query))[::-1]
+                print(throttle(s.connection(), now, app.config.settings.smtp.max_automatic_per_hour).describe())
                 if not rows:
                     echo("outbox is empty" if not args.status else f"no {args.status} mail")
                 for r in rows:

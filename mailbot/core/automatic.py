@@ -5,19 +5,18 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from mailbot.core.linear_regex import compile_linear
 from mailbot.core.mail import InboundMail
 
 # Local parts of senders that are machines, not people.
-_MACHINE_SENDER = re.compile(
-    r"^(mailer-daemon|postmaster|no[-_.]?reply|do[-_.]?not[-_.]?reply|bounces?|auto[-_.]?(reply|responder)"
-    r"|daemon|listserv|majordomo|mailman|owner-.+|.+-owner|.+-request|.+-bounces?)([+=.-].*)?$",
-    re.IGNORECASE,
+_MACHINE_SENDER = compile_linear(
+    r"(?i)^(mailer-daemon|postmaster|no[-_.]?reply|do[-_.]?not[-_.]?reply|bounces?|auto[-_.]?(reply|responder)"
+    r"|daemon|listserv|majordomo|mailman|owner-.+|.+-owner|.+-request|.+-bounces?)([+=.-].*)?$"
 )
-_OOO_SUBJECT = re.compile(
-    r"^\s*(out of (the )?office|automatic reply|auto[- ]?reply|autoreply|auto response|abwesenheitsnotiz"
+_OOO_SUBJECT = compile_linear(
+    r"(?i)^\s*(out of (the )?office|automatic reply|auto[- ]?reply|autoreply|auto response|abwesenheitsnotiz"
     r"|automatische antwort|réponse automatique|absence|respuesta automática|risposta automatica"
-    r"|автоответ|автоматический ответ|не в офисе|frånvaro|fravær|poissa|afwezig)\b",
-    re.IGNORECASE,
+    r"|автоответ|автоматический ответ|не в офисе|frånvaro|fravær|poissa|afwezig)\b"
 )
 _SUPPRESS_TOKENS = {"all", "autoreply", "oof"}
 
@@ -47,7 +46,7 @@ def automatic_reasons(mail: InboundMail, is_own_address: Callable[[str], bool], 
         reasons.append(f"mailing-list headers: {', '.join(lists)}")
     if mail.return_path is not None and mail.return_path.strip() in ("<>", ""):
         reasons.append("empty return path (a bounce or an automatic notice)")
-    if mail.sender is not None and _MACHINE_SENDER.match(mail.sender.local):
+    if mail.sender is not None and _MACHINE_SENDER.search(mail.sender.local):
         reasons.append(f"machine sender {mail.sender.addr}")
     if mail.content_type == "multipart/report" or any(
         p.content_type in ("message/delivery-status", "message/disposition-notification") for p in mail.parts
@@ -61,7 +60,7 @@ def automatic_reasons(mail: InboundMail, is_own_address: Callable[[str], bool], 
             reasons.append(f"{name} header")
     if (mail.header("X-POST-MessageClass") or "").strip().startswith("9"):
         reasons.append("X-POST-MessageClass: autoresponder")
-    if _OOO_SUBJECT.match(mail.subject):
+    if _OOO_SUBJECT.search(mail.subject):
         reasons.append(f"out-of-office subject: {mail.subject[:60]!r}")
     if mail.header(LOOP_HEADER) is not None or came_from_us:
         reasons.append("our own mail came back")

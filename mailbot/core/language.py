@@ -11,6 +11,10 @@ from mailbot.core.mail import InboundMail
 _LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
 _QUOTED = re.compile(r"^\s*>.*$", re.MULTILINE)
 MIN_LETTERS = 20  # below this a guess is noise ("ok", "thanks!")
+# The detector's cost grows with its input: it sees at most this much of the body and of the subject
+# (a one-megabyte subject once kept it busy for minutes).
+BODY_CHARS = 300
+SUBJECT_CHARS = 300
 
 # Languages a guess may choose from: narrowing the field keeps close relatives (ru/bg/uk) from splitting the
 # vote, and keeps memory small (lingua loads one model per language, on first use).
@@ -35,9 +39,9 @@ def detect(mail: InboundMail, default: str, languages: tuple[str, ...] = COMMON)
         if re.fullmatch(r"[a-z]{2}", code):
             return code
     # A few hundred characters decide as well as the whole text does, at a fraction of the cost.
-    text = _QUOTED.sub("", mail.text[:4000])[:300]
+    text = _QUOTED.sub("", mail.text[:4000])[:BODY_CHARS]
     if len(_LETTERS.findall(text)) < MIN_LETTERS:
-        text = f"{mail.subject}\n{text}"
+        text = f"{mail.subject[:SUBJECT_CHARS]}\n{text}"
         if len(_LETTERS.findall(text)) < MIN_LETTERS:
             return default
     found = _detector(languages).detect_language_of(text)

@@ -88,8 +88,4 @@ class InboundMail:
     @property
     def thread_ids(self) -> list[str]:
         """Message-IDs this message answers, nearest first (In-Reply-To, then References newest first)."""
-        seen: list[str] = []
-        for mid in (*self.in_reply_to, *reversed(self.references)):
-            if mid not in seen:
-                seen.append(mid)
-        return seen
+        return list(dict.fromkeys((*self.in_reply_to, *reversed(self.references))))

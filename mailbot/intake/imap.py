@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
 from imapclient import IMAPClient
@@ -149,8 +149,7 @@ class ImapSource:
         last_uid = self._cursor(folder, uidvalidity, stats)
 
         uids = sorted(u for u in client.search(["UID", f"{last_uid + 1}:*"]) if u > last_uid)
-        for start in range(0, len(uids), acc.batch_size):
-            batch = uids[start : start + acc.batch_size]
+        for batch in self._batches(client, uids):
             bodies, upto = self._fetch(client, folder, batch)
             items = [Fetched(raw=raw, folder=folder, uidvalidity=uidvalidity, uid=uid) for uid, raw in bodies]
             stats.fetched += len(items)
@@ -172,6 +171,28 @@ class ImapSource:
                 stored=stats.stored, settled=stats.settled, rescanned=stats.rescanned,
             )
         return stats
+
+    def _batches(self, client: IMAPClient, uids: list[int]) -> Iterator[list[int]]:
+        """UIDs in batches of at most batch_size messages and max_batch_bytes (by the server's RFC822.SIZE),
+        so one poll's memory stays bounded whatever arrives; a message larger than that comes alone."""
+        acc = self.account
+        for start in range(0, len(uids), acc.batch_size):
+            chunk = uids[start : start + acc.batch_size]
+            if len(chunk) == 1:
+                yield chunk
+                continue
+            sizes = {uid: int(data.get(b"RFC822.SIZE", 0)) for uid, data in client.fetch(chunk, ["RFC822.SIZE"]).items()}
+            batch: list[int] = []
+            total = 0
+            for uid in chunk:
+                size = sizes.get(uid, 0)
+                if batch and total + size > acc.max_batch_bytes:
+                    yield batch
+                    batch, total = [], 0
+                batch.append(uid)
+                total += size
+            if batch:
+                yield batch
 
     def _fetch(self, client: IMAPClient, folder: str, batch: list[int]) -> tuple[list[tuple[int, bytes]], int | None]:
         """BODY.PEEK[] for `batch`. Returns the bodies and how far the cursor may move: past every UID that

@@ -62,30 +62,42 @@ class MaildirSource:
             result.ok, result.error = False, f"{type(exc).__name__}: {exc}"
             log(logger, logging.WARNING, "maildir.unavailable", source=self.name, path=str(path), error=result.error)
             return result
-        for start in range(0, len(names), self.batch_size):
+        batch: list[Fetched] = []
+        size = 0
+        for name in names:
             if should_stop():
                 break
-            batch = []
-            for name in names[start : start + self.batch_size]:
-                try:
-                    raw = (path / "new" / name).read_bytes()
-                except FileNotFoundError:
-                    continue  # another reader took it
-                except OSError as exc:
-                    log(logger, logging.WARNING, "maildir.unreadable", source=self.name, file=name, error=str(exc))
-                    continue
-                batch.append(Fetched(raw=raw, folder="new", location=name))
-            stats.fetched += len(batch)
-            with unit_of_work(self.sessions) as session:
-                stats.stored += store_raw(session, self.name, batch, self.clock.now())
-                failpoints.reached("intake.before_commit")
-            failpoints.reached("intake.after_commit")
-            for item in batch:
-                self._settle(path, item.location or "")
-            stats.settled += len(batch)
+            try:
+                raw = (path / "new" / name).read_bytes()
+            except FileNotFoundError:
+                continue  # another reader took it
+            except OSError as exc:
+                log(logger, logging.WARNING, "maildir.unreadable", source=self.name, file=name, error=str(exc))
+                continue
+            if batch and size + len(raw) > self.source.max_batch_bytes:
+                self._commit(path, batch, stats)  # bounded in bytes as well as count: memory stays bounded
+                batch, size = [], 0
+            batch.append(Fetched(raw=raw, folder="new", location=name))
+            size += len(raw)
+            if len(batch) >= self.batch_size:
+                self._commit(path, batch, stats)
+                batch, size = [], 0
+        if batch:
+            self._commit(path, batch, stats)
         if stats.fetched:
             log(logger, logging.INFO, "maildir.polled", source=self.name, fetched=stats.fetched, stored=stats.stored)
         return result
+
+    def _commit(self, path: Path, batch: list[Fetched], stats: FolderStats) -> None:
+        """Store one batch in one transaction, then move its files to cur/."""
+        stats.fetched += len(batch)
+        with unit_of_work(self.sessions) as session:
+            stats.stored += store_raw(session, self.name, batch, self.clock.now())
+            failpoints.reached("intake.before_commit")
+        failpoints.reached("intake.after_commit")
+        for item in batch:
+            self._settle(path, item.location or "")
+        stats.settled += len(batch)
 
     def _settle(self, path: Path, name: str) -> None:
         """Move a committed file to cur/, keeping its unique name and any flags it already had."""

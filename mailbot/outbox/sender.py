@@ -25,6 +25,7 @@ from mailbot import failpoints
 from mailbot.config import SmtpConfig
 from mailbot.core.backoff import backoff
 from mailbot.logs import log
+from mailbot.outbox.throttle import AUTOMATIC_KINDS, Throttle, throttle
 from mailbot.signin.smtp_signin import sign_in_smtp
 from mailbot.store.db import unit_of_work
 from mailbot.store.journal import add_event
@@ -195,23 +196,34 @@ class OutboxSender:
         # A claimed row is not taken again before this, unless it was sent: long enough for one send.
         self.lease = timedelta(seconds=cfg.timeout_seconds * 4)
         self._paused_until: datetime | None = None
+        self.throttled = False  # the hourly cap on automatic mail was reached at the last look
 
-    def _claim(self) -> tuple[int, str, list[str], bytes] | None:
-        """Take the next due row, one at a time, so a lease only ever covers a single send."""
+    def _claim(self, automatic: bool = True) -> tuple[int, str, list[str], bytes, str] | None:
+        """Take the next due row, one at a time, so a lease only ever covers a single send. Without
+        `automatic`, automatic mail (acknowledgements, notifications) is left waiting."""
         now = self.clock.now()
         with unit_of_work(self.sessions) as s:
-            row = s.scalars(
-                select(Outbox)
-                .where(Outbox.status == "queued", Outbox.next_attempt_at <= now)
-                .order_by(Outbox.id)
-                .limit(1)
-                .with_for_update(skip_locked=True)
-            ).one_or_none()
+            query = select(Outbox).where(Outbox.status == "queued", Outbox.next_attempt_at <= now)
+            if not automatic:
+                query = query.where(Outbox.kind.not_in(AUTOMATIC_KINDS))
+            row = s.scalars(query.order_by(Outbox.id).limit(1).with_for_update(skip_locked=True)).one_or_none()
             if row is None:
                 return None
             row.attempts += 1
             row.next_attempt_at = now + self.lease
-            return row.id, row.mail_from, list(row.recipients), row.raw
+            return row.id, row.mail_from, list(row.recipients), row.raw, row.kind
+
+    def _throttle(self) -> Throttle:
+        with unit_of_work(self.sessions) as s:
+            return throttle(s.connection(), self.clock.now(), self.cfg.max_automatic_per_hour)
+
+    def _note_throttle(self, active: bool, state: Throttle) -> None:
+        """One warning when the cap is reached, one line when sending resumes."""
+        if active and not self.throttled:
+            log(logger, logging.WARNING, "outbox.throttled", sent_last_hour=state.sent, limit=state.limit, waiting=state.waiting)
+        elif not active and self.throttled:
+            log(logger, logging.INFO, "outbox.unthrottled", limit=state.limit)
+        self.throttled = active
 
     def _settle(self, row_id: int, outcome: str, error: str | None = None, refused: dict[str, tuple[int, str]] | None = None) -> str:
         now = self.clock.now()
@@ -253,11 +265,15 @@ class OutboxSender:
         if self._paused_until is not None and self.clock.now() < self._paused_until:
             return stats  # the server was unreachable a moment ago: do not hammer it
         self._paused_until = None
+        state = await asyncio.to_thread(self._throttle)  # one count per flush; this flush's sends are added below
+        automatic_sent = state.sent
         while not should_stop():
-            claimed = await asyncio.to_thread(self._claim)
+            allowed = state.limit == 0 or automatic_sent < state.limit
+            self._note_throttle(not allowed, state)
+            claimed = await asyncio.to_thread(self._claim, allowed)
             if claimed is None:
                 break
-            row_id, mail_from, recipients, raw = claimed
+            row_id, mail_from, recipients, raw, kind = claimed
             try:
                 accepted = await self.transport.send(mail_from, recipients, raw)
             except PermanentFailure as exc:
@@ -275,6 +291,7 @@ class OutboxSender:
                 outcome = await asyncio.to_thread(self._settle, row_id, "sent", None, accepted.refused)
             if outcome == "sent":
                 stats.sent += 1
+                automatic_sent += kind in AUTOMATIC_KINDS
             elif outcome == "failed":
                 stats.failed += 1
             else:

@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mailbot.core.credentials import find as find_credentials
+from mailbot.core.linear_regex import LinearPattern, PatternError, compile_linear
 from mailbot.policy.facts import Facts
 
 ENTITLEMENT_STATES = ("active", "expired", "guarantee-lapsed", "unknown")
@@ -54,22 +55,23 @@ def boolean(value: Any) -> bool:
     return value
 
 
-def regex(value: Any) -> re.Pattern[str]:
+def regex(value: Any) -> LinearPattern:
+    """A pattern for the linear-time engine: no input a stranger writes can make it backtrack."""
     if not isinstance(value, str):
         raise ValueError("expected a regular expression string")
     try:
-        return re.compile(value)
-    except re.error as exc:
+        return compile_linear(value)
+    except PatternError as exc:
         raise ValueError(f"bad regular expression {value!r}: {exc}") from None
 
 
-def regexes(value: Any) -> tuple[re.Pattern[str], ...]:
+def regexes(value: Any) -> tuple[LinearPattern, ...]:
     if not isinstance(value, list) or not value:
         raise ValueError("expected a list of regular expressions")
     return tuple(regex(v) for v in value)
 
 
-def header_regexes(value: Any) -> tuple[tuple[str, re.Pattern[str]], ...]:
+def header_regexes(value: Any) -> tuple[tuple[str, LinearPattern], ...]:
     if not isinstance(value, dict) or not value:
         raise ValueError('expected a table of header = "regex"')
     return tuple((str(k), regex(v)) for k, v in value.items())
@@ -163,11 +165,11 @@ def _header_present(facts: Facts, names: tuple[str, ...]) -> tuple[bool, str]:
 
 
 @condition("header_matches", 'a header matches a regex: { "X-Priority" = "^1" }', header_regexes)
-def _header_matches(facts: Facts, pairs: tuple[tuple[str, re.Pattern[str]], ...]) -> tuple[bool, str]:
+def _header_matches(facts: Facts, pairs: tuple[tuple[str, LinearPattern], ...]) -> tuple[bool, str]:
     for name, pattern in pairs:
         for value in facts.mail.header_all(name):
             if pattern.search(value):
-                return True, f"header {name} matches /{pattern.pattern}/"
+                return True, f"header {name} matches /{pattern.source}/"
     return False, "no header matches"
 
 
@@ -178,9 +180,9 @@ def _subject_contains(facts: Facts, needles: tuple[str, ...]) -> tuple[bool, str
 
 
 @condition("subject_matches", "the subject matches a regular expression", regex)
-def _subject_matches(facts: Facts, pattern: re.Pattern[str]) -> tuple[bool, str]:
+def _subject_matches(facts: Facts, pattern: LinearPattern) -> tuple[bool, str]:
     ok = pattern.search(facts.mail.subject) is not None
-    return ok, f"subject {'matches' if ok else 'does not match'} /{pattern.pattern}/"
+    return ok, f"subject {'matches' if ok else 'does not match'} /{pattern.source}/"
 
 
 @condition("body_contains", "the text body contains a text (case-insensitive; a list means any)", strings)
@@ -190,18 +192,18 @@ def _body_contains(facts: Facts, needles: tuple[str, ...]) -> tuple[bool, str]:
 
 
 @condition("body_matches", "the text body matches a regular expression", regex)
-def _body_matches(facts: Facts, pattern: re.Pattern[str]) -> tuple[bool, str]:
+def _body_matches(facts: Facts, pattern: LinearPattern) -> tuple[bool, str]:
     ok = pattern.search(facts.mail.text) is not None
-    return ok, f"body {'matches' if ok else 'does not match'} /{pattern.pattern}/"
+    return ok, f"body {'matches' if ok else 'does not match'} /{pattern.source}/"
 
 
 @condition("body_matches_all", "the text body matches every one of these regular expressions, in any order", regexes)
-def _body_matches_all(facts: Facts, patterns: tuple[re.Pattern[str], ...]) -> tuple[bool, str]:
+def _body_matches_all(facts: Facts, patterns: tuple[LinearPattern, ...]) -> tuple[bool, str]:
     # Several short patterns instead of one "A.*B|B.*A": no pattern has to span the text between the two.
     for pattern in patterns:
         if pattern.search(facts.mail.text) is None:
-            return False, f"body does not match /{pattern.pattern}/"
-    return True, "body matches " + " and ".join(f"/{p.pattern}/" for p in patterns)
+            return False, f"body does not match /{pattern.source}/"
+    return True, "body matches " + " and ".join(f"/{p.source}/" for p in patterns)
 
 
 @condition("language", "the detected language is one of these ISO 639-1 codes", strings)
@@ -260,6 +262,6 @@ def _time(facts: Facts, spec: tuple[ZoneInfo, tuple[int, ...], time | None, time
 
 @condition("credentials", "the message carries server credentials (FTP/SSH/database/admin login with a password)", boolean)
 def _credentials(facts: Facts, wanted: bool) -> tuple[bool, str]:
-    found = find_credentials(facts.mail.text)
+    found = facts.credentials if facts.credentials_checked else find_credentials(facts.mail.text)
     why = f"credentials found ({', '.join(found.kinds)})" if found else "no credentials found"
     return (found is not None) == wanted, why

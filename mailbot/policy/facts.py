@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from mailbot.core.credentials import SecretsFound
 from mailbot.core.mail import InboundMail
 
 
@@ -19,6 +20,10 @@ class Facts:
     entitlement: str = "unknown"  # active | expired | guarantee-lapsed | unknown
     plan: str | None = None
     queue: str = "support"
+    # Credentials found before the rules run (processing computes them once, from bounded input); when not
+    # checked, the `credentials` condition looks itself.
+    credentials: SecretsFound | None = None
+    credentials_checked: bool = False
     # The sender's plan promises a response time (the promise a guessing rule may not take away on its own).
     promised: bool = False
 

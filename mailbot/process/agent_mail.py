@@ -13,13 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from mailbot.core import commands
 from mailbot.core.agents import Agent, Directory
 from mailbot.core.credentials import text_of
 from mailbot.core.mail import Address, Part
-from mailbot.core.quoting import new_text
 from mailbot.core.subject import tagged
 from mailbot.core.template_contexts import AgentNotifyContext, AgentView, ClosedContext, CommandErrorContext, SuggestionView
 from mailbot.core.ticket_states import TicketStatus
@@ -31,7 +30,7 @@ from mailbot.process.desk import Desk
 from mailbot.process.filing import TicketState
 from mailbot.process.mail_views import customer_view, desk_view, display_zone, entitlement_view, message_view, ticket_view
 from mailbot.process.message_context import MessageContext
-from mailbot.store.models import TicketMessage
+from mailbot.store.models import Outbox, TicketMessage
 from mailbot.store.writer import Writer
 
 logger = logging.getLogger("mailbot.agents")
@@ -42,6 +41,17 @@ class AgentMailOptions:
     show_agent_names: bool
     attach_max_bytes: int
     language: str
+    max_notifications_per_ticket_per_hour: int = 10  # 0: no limit
+
+
+def notifications_last_hour(writer: Writer, ticket_id: int, address: str, now: datetime) -> int:
+    """Notifications about this ticket queued for this agent in the last hour."""
+    return int(writer.conn.execute(
+        select(func.count()).select_from(Outbox).where(
+            Outbox.ticket_id == ticket_id, Outbox.kind == "agent-notify", Outbox.created_at > now - timedelta(hours=1),
+            Outbox.dedupe_key.endswith(f":{address}", autoescape=True),
+        )
+    ).scalar_one())
 
 
 def _attachments(parts: Sequence[Part], limit: int, secrets: tuple[str, ...] = ()) -> tuple[list[tuple[str, str, bytes]], list[str]]:
@@ -104,10 +114,15 @@ class AgentMail:
             suggestion = SuggestionView(ticket.suggested_class, ticket.suggested_rule or "", commands.command_for(ticket.suggested_class), "#scope in")
         # Every notification of a ticket answers one stable id, so agents' clients keep them together.
         root = self.desk.signer.message_id(ticket.id, self.desk.message_id_domain, nonce="iroot")
+        cap = self.options.max_notifications_per_ticket_per_hour
         for agent in agents:
+            if cap and notifications_last_hour(ctx.writer, ticket.id, agent.address, ctx.now) >= cap:
+                # An auto-responder duel or a flood on one ticket: the messages are filed, the agent is not paged again.
+                ctx.event("agent.notify_capped", to=agent.address, limit=cap, reason=f"{cap} notifications about this ticket in the last hour")
+                continue
             context = AgentNotifyContext(
                 desk=desk_view(self.mailer.origin), zone=zone, now=ctx.now, ticket=ticket_view(ticket),
-                customer=customer_view(mail.sender, zone), message=message_view(mail, new_text(mail.text), ctx.secrets),
+                customer=customer_view(mail.sender, zone), message=message_view(mail, filed.analysis.new_text, ctx.secrets),
                 entitlement=entitlement_view(ticket, ctx.policy.terms), deadline=ticket.sla_due_at, new_ticket=filed.new_ticket,
                 agent=AgentView(agent.name, agent.address), attachments=tuple(listed),
                 warning=filed.proof.reason if filed.proof and filed.proof.reason else "", suggestion=suggestion,
@@ -127,7 +142,7 @@ class AgentMail:
         agent = ctx.filed.agent
         assert agent is not None
         ticket = ctx.ticket
-        parsed = commands.parse(new_text(ctx.mail.text))
+        parsed = commands.parse(ctx.filed.analysis.new_text)
         errors = [*parsed.errors, *self._refused(ctx, parsed), *class_confirmation.problems(parsed, ticket, ctx.policy)]
         if errors:
             self._internal(ctx)

@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 
 from mailbot.config import Config
 from mailbot.core.agents import Agent, Directory
+from mailbot.core.mail_analysis import InputLimits
 from mailbot.core.parse_options import ParseOptions, fallbacks_for
 from mailbot.core.tokens import Signer
+from mailbot.process.analysis_worker import Analyzer, InProcessAnalyzer
 from mailbot.time_source import Clock
 
 
@@ -24,6 +26,7 @@ class Desk:
     authserv_id: str = ""
     require_authentication: bool = True
     reopen_days: int = 14
+    limits: InputLimits = InputLimits()  # how much of a message the detectors and rules read
     parse_options: ParseOptions = field(default_factory=ParseOptions)
     colleagues_from_same_domain: bool = False
     max_participants: int = 10
@@ -43,6 +46,10 @@ class Desk:
             authserv_id=config.settings.agents.authserv_id,
             require_authentication=config.settings.agents.require_authentication,
             reopen_days=config.settings.agents.reopen_days,
+            limits=InputLimits(
+                body_chars=p.max_body_chars, subject_chars=p.max_subject_chars,
+                header_chars=p.max_header_chars, references=p.max_references,
+            ),
             parse_options=parse_options(config),
             colleagues_from_same_domain=config.settings.tickets.colleagues_from_same_domain,
             max_participants=config.settings.tickets.max_participants,
@@ -71,3 +78,7 @@ def parse_options(config: Config) -> ParseOptions:
 class RunnerContext:
     desk: Desk
     clock: Clock
+    analyzer: Analyzer | None = None  # where messages are parsed and analysed; None: in this process
+
+    def analysis(self) -> Analyzer:
+        return self.analyzer or InProcessAnalyzer(self.desk.limits, self.desk.default_language, self.desk.parse_options)

@@ -11,10 +11,10 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from mailbot.core.agents import Agent, Proof, identify
-from mailbot.core.fingerprint import content_fingerprint
 from mailbot.core.bounces import is_delivery_report
-from mailbot.core.language import detect
+from mailbot.core.fingerprint import content_fingerprint
 from mailbot.core.mail import InboundMail
+from mailbot.core.mail_analysis import MailAnalysis, analyze
 from mailbot.core.subject import strip_prefixes
 from mailbot.core.thread_match import ThreadDecision, decide_thread
 from mailbot.core.ticket_states import ClockEffect, TicketStatus
@@ -90,7 +90,7 @@ def load_ticket(conn: Connection, ticket_id: int) -> TicketState:
 
 @dataclass(frozen=True)
 class Filed:
-    mail: InboundMail
+    analysis: MailAnalysis  # computed before the transaction: the steps read it, never recompute it
     ticket: TicketState
     message_row_id: int
     new_ticket: bool
@@ -105,6 +105,11 @@ class Filed:
         return self.seat == seats.GUEST
 
     @property
+    def mail(self) -> InboundMail:
+        """The message as the steps see it: bounded (InputLimits); the stored row has all of it."""
+        return self.analysis.mail
+
+    @property
     def agent(self) -> Agent | None:
         return self.proof.agent if self.proof else None
 
@@ -113,7 +118,14 @@ class Filed:
         return self.ticket.id
 
 
-def file_message(writer: Writer, inbound_id: int, mail: InboundMail, desk: Desk, now: datetime, received_at: datetime | None = None) -> Filed:
+def file_message(
+    writer: Writer, inbound_id: int, whole: InboundMail, desk: Desk, now: datetime, received_at: datetime | None = None,
+    analysis: MailAnalysis | None = None,
+) -> Filed:
+    """File `whole` (stored as it came); every decision is taken on the analysis' bounded view of it."""
+    if analysis is None:
+        analysis = analyze(whole, desk.limits, desk.default_language)
+    mail = analysis.mail
     token = find_token(mail, desk.signer, desk.support_address)
     proof = identify(mail, token, desk.agents, desk.authserv_id, desk.require_authentication)
     notes: list[str] = [proof.reason] if proof.reason else []
@@ -126,15 +138,16 @@ def file_message(writer: Writer, inbound_id: int, mail: InboundMail, desk: Desk,
         notes.append(f"agent reply address of ticket {token.ticket_id} used by someone not on that ticket: not proof")
         token = None
     lookup = gather(writer.conn, mail, token, desk.signer, desk.message_id_domain)
-    digests = [hashlib.sha256(part.payload).hexdigest() for part in mail.parts]
-    fingerprint = content_fingerprint(mail.text, digests)
+    # The content's fingerprint is of the whole message (a bounded view would make long messages look alike).
+    digests = [hashlib.sha256(part.payload).hexdigest() for part in whole.parts]
+    fingerprint = content_fingerprint(whole.text, digests)
     reused_from: int | None = None
     if lookup.seen_before:
         earlier = find_earlier_copy(writer.conn, mail, fingerprint)
         if earlier is not None and earlier.same_content:
             writer.event(earlier.ticket_id, "message.duplicate", now, inbound_id=inbound_id, message_id=mail.message_id, first_copy=earlier.row_id)
             return Filed(
-                mail, load_ticket(writer.conn, earlier.ticket_id), earlier.row_id, new_ticket=False, duplicate=True, thread=None,
+                analysis, load_ticket(writer.conn, earlier.ticket_id), earlier.row_id, new_ticket=False, duplicate=True, thread=None,
                 received_at=received_at or now,
             )
         if earlier is not None:
@@ -154,7 +167,7 @@ def file_message(writer: Writer, inbound_id: int, mail: InboundMail, desk: Desk,
     new = decision.ticket_id is None
     if new:
         subject = strip_prefixes(mail.subject) or "(no subject)"
-        language = detect(mail, desk.default_language)  # the customer's language, for the ticket's lifetime
+        language = analysis.language  # the customer's language, for the ticket's lifetime
         ticket_id = writer.insert_id(
             Ticket, subject=subject, status=TicketStatus.NEW, queue="support", priority="normal", customer=sender, tags=[],
             language=language, follows=follows, created_at=now, updated_at=now,
@@ -184,9 +197,9 @@ def file_message(writer: Writer, inbound_id: int, mail: InboundMail, desk: Desk,
         message_id=mail.message_id,
         sender=sender,
         sender_name=sender_name,
-        subject=mail.subject,
-        text=mail.text,
-        html=mail.html,
+        subject=whole.subject,
+        text=whole.text,
+        html=whole.html,
         sent_at=mail.date,
         created_at=now,
         content_hash=fingerprint,
@@ -217,7 +230,7 @@ def file_message(writer: Writer, inbound_id: int, mail: InboundMail, desk: Desk,
         thread=decision.how, reasons=list(decision.reasons), attachments=len(mail.parts),
         defects=list(mail.defects[:10]), author="agent" if agent else "customer", proof=" | ".join(notes) or None, seat=seat or None,
     )
-    return Filed(mail, ticket, message_row_id, new_ticket=new, duplicate=False, thread=decision, received_at=received_at or now, proof=proof, seat=seat)
+    return Filed(analysis, ticket, message_row_id, new_ticket=new, duplicate=False, thread=decision, received_at=received_at or now, proof=proof, seat=seat)
 
 
 def _seat(writer: Writer, ticket: TicketState, mail: InboundMail, is_agent: bool, new: bool, desk: Desk) -> tuple[str, str]:

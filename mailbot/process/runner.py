@@ -16,7 +16,7 @@ from mailbot import failpoints
 from mailbot.core.backoff import backoff
 from mailbot.core.ticket_states import InboundStatus
 from mailbot.logs import log
-from mailbot.parse import MalformedMail, parse_mail
+from mailbot.process.analysis_worker import Analyzer
 from mailbot.process.desk import RunnerContext
 from mailbot.process.filing import Filed, file_message
 from mailbot.store.db import unit_of_work
@@ -38,6 +38,7 @@ class Outcome(Enum):
     RETRY = "retry"  # failed this time; tried again after a back-off
     QUARANTINED = "quarantined"
     SKIPPED = "skipped"  # another worker finished it first
+    STOPPED = "stopped"  # the daemon is stopping: given back untouched
 
 
 @dataclass
@@ -109,11 +110,16 @@ def _quarantine(session: Session, row: Inbound, now: datetime, reason: str) -> N
     log(logger, logging.WARNING, "inbound.quarantined", inbound=row.id, attempts=row.attempts, reason=reason[:300])
 
 
-def _failed(sessions: sessionmaker[Session], ctx: RunnerContext, claim: Claim, reason: str, permanent: bool) -> Outcome:
+def _failed(
+    sessions: sessionmaker[Session], ctx: RunnerContext, claim: Claim, reason: str, permanent: bool, stopped_in: str | None = None,
+) -> Outcome:
     """Record why processing failed (in a fresh transaction: the failed one was rolled back)."""
     now = ctx.clock.now()
     with unit_of_work(sessions) as session:
         row = session.get_one(Inbound, claim.row_id)
+        if stopped_in is not None:
+            # The worker was stopped (a time limit) or died: say so every time, not only at quarantine.
+            add_event(session, None, "inbound.analysis_stopped", now, inbound_id=row.id, step=stopped_in, attempt=row.attempts, reason=reason)
         if permanent or row.attempts >= ctx.desk.max_attempts:
             _quarantine(session, row, now, reason)
             return Outcome.QUARANTINED
@@ -135,22 +141,28 @@ class AlreadyHandled(Exception):
     """Another worker finished this row first (its lease ran out while we worked): roll ours back."""
 
 
-def process_claimed(sessions: sessionmaker[Session], ctx: RunnerContext, claim: Claim, after: AfterFiling | None = None) -> Outcome:
+def process_claimed(
+    sessions: sessionmaker[Session], ctx: RunnerContext, claim: Claim, after: AfterFiling | None = None,
+    should_stop: Callable[[], bool] = lambda: False, analyzer: Analyzer | None = None,
+) -> Outcome:
     """Parse and file one claimed row in its own transaction. Returns what became of it."""
     failpoints.reached("process.after_claim")
     if claim.attempts > ctx.desk.max_attempts:
         return _failed(sessions, ctx, claim, "gave up: the process died while handling it", permanent=True)
-    try:
-        mail = parse_mail(claim.raw, ctx.desk.parse_options)  # outside the transaction: SQLite's write lock is not held while parsing
-    except MalformedMail as exc:
-        return _failed(sessions, ctx, claim, str(exc), permanent=True)
-    except Exception as exc:
-        return _failed(sessions, ctx, claim, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}", permanent=False)
+    # All the thinking happens here, before the transaction opens (and, isolated, in a process that a time
+    # limit can stop): the transaction below only reads and writes rows.
+    attempt = (analyzer or ctx.analysis()).prepare(claim.raw, should_stop)
+    if attempt.interrupted:
+        _release(sessions, [claim])
+        return Outcome.STOPPED
+    if attempt.prepared is None:
+        return _failed(sessions, ctx, claim, attempt.failure or "analysis failed", attempt.permanent, attempt.stopped_in)
+    mail, analysis = attempt.prepared.mail, attempt.prepared.analysis
     now = ctx.clock.now()
     try:
         with unit_of_work(sessions) as session:
             writer = Writer(session.connection())
-            filed = file_message(writer, claim.row_id, mail, ctx.desk, now, received_at=claim.received_at)
+            filed = file_message(writer, claim.row_id, mail, ctx.desk, now, received_at=claim.received_at, analysis=analysis)
             if after is not None and not filed.duplicate:
                 after(writer, claim.row_id, filed, now)
             if not filed.duplicate and (filed.ticket.changes or not filed.new_ticket):
@@ -190,6 +202,7 @@ def process_pending(
 ) -> RunStats:
     """Process due rows until none is left, `limit` is reached, or `should_stop()` says so."""
     stats = RunStats()
+    analyzer = ctx.analysis()
     while (limit is None or stats.handled < limit) and not should_stop():
         claims = _claim(sessions, ctx)
         if not claims:
@@ -199,7 +212,10 @@ def process_pending(
                 # Give the rest back untouched, so their attempt does not count.
                 _release(sessions, claims[i:])
                 return stats
-            outcome = process_claimed(sessions, ctx, claim, after)
+            outcome = process_claimed(sessions, ctx, claim, after, should_stop, analyzer)
+            if outcome is Outcome.STOPPED:
+                _release(sessions, claims[i + 1:])
+                return stats
             if outcome is Outcome.FILED:
                 stats.done += 1
             elif outcome is Outcome.DUPLICATE:

@@ -5,13 +5,13 @@ At most three indexed queries, and none for a first message that names nothing: 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, select
 
 from mailbot.core.bounces import returned_message_ids
 from mailbot.core.fingerprint import content_fingerprint
+from mailbot.core.linear_regex import compile_linear
 from mailbot.core.mail import InboundMail
 from mailbot.core.subject import ticket_tags
 from mailbot.core.thread_match import ThreadFacts
@@ -19,7 +19,8 @@ from mailbot.core.tokens import ReplyToken, Signer
 from mailbot.store.models import Attachment, MessageRef, Participant, Ticket, TicketMessage
 
 _RECIPIENT_HEADERS = ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To", "Resent-To")
-_ADDRESSISH = re.compile(r"[^\s<>,;:\"()\[\]]+@[^\s<>,;:\"()\[\]]+")
+# Linear-time: with a backtracking engine a long header without "@" costs its length squared.
+_ADDRESSISH = compile_linear(r"[^\s<>,;:\"()\[\]]+@[^\s<>,;:\"()\[\]]+")
 
 
 def find_token(mail: InboundMail, signer: Signer, base_address: str, kinds: tuple[str, ...] = ("t", "a", "b")) -> ReplyToken | None:
@@ -30,7 +31,8 @@ def find_token(mail: InboundMail, signer: Signer, base_address: str, kinds: tupl
     """
     for name in _RECIPIENT_HEADERS:
         for value in mail.header_all(name):
-            for candidate in _ADDRESSISH.findall(value):
+            for found in _ADDRESSISH.finditer(value):
+                candidate = found.text
                 token = signer.token_in_address(candidate, base_address)
                 if token is not None and token.kind in kinds:
                     return token

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
-from mailbot.core.credentials import find_in_mail, hide
+from mailbot.core.credentials import hide
 from mailbot.process.message_context import MessageContext
 from mailbot.store.models import TicketMessage
 
@@ -17,8 +17,8 @@ class ScheduleRedaction:
     def __call__(self, ctx: MessageContext) -> None:
         if ctx.automatic:
             return
-        mail, ticket = ctx.mail, ctx.ticket
-        found = find_in_mail(mail.subject, mail.text, tuple((p.payload, p.content_type) for p in mail.parts))
+        ticket = ctx.ticket
+        found = ctx.filed.analysis.credentials  # subject, text and text attachments, found before the transaction
         if found is None:
             return
         # Mail mailbot writes about this message masks the secrets (ctx.secrets), and the ticket's subject —

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from mailbot.core.language import detect
 from mailbot.policy.facts import Facts
 from mailbot.process.message_context import MessageContext
 
@@ -24,11 +23,13 @@ class DecideByRules:
             received_at=ctx.now,
             new_ticket=ctx.filed.new_ticket,
             automatic=ctx.automatic,
-            # The ticket's language, detected when it was opened: detection costs more than all the rules.
-            language=ticket.language or detect(mail, self.default_language),
+            # The ticket's language, detected when it was opened (or, for an old ticket without one, now).
+            language=ticket.language or ctx.filed.analysis.language,
             entitlement=ticket.entitlement_state,
             plan=ticket.plan,
             queue=ticket.queue,
+            credentials=ctx.filed.analysis.credentials,
+            credentials_checked=True,
             promised=ctx.entitlement is not None and ctx.policy.terms.promise_of(ctx.entitlement) is not None,
         )
         decision = ctx.policy.rules.evaluate(facts)

@@ -1,0 +1,86 @@
+"""Everything CPU-heavy about one message, computed once from bounded input before any transaction opens.
+
+A support address is public: whoever writes to it chooses the size and shape of what every detector reads.
+Each detector here sees at most `InputLimits` of the message — the start of the body and of the subject,
+each header cut to a few kilobytes, the newest References (RFC 5322 allows trimming them) — and every pattern
+it runs is linear-time, so the cost of a message is bounded by the limits, not by the sender. The stored
+message keeps everything; only what mailbot decides from is bounded.
+
+The result is plain data (it crosses a process boundary: see process/analysis_worker.py), and the steps
+after filing read it instead of computing anything again while the write transaction is open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from mailbot.core.credentials import SecretsFound
+from mailbot.core.credentials import find_in_mail
+from mailbot.core.language import detect
+from mailbot.core.mail import InboundMail
+from mailbot.core.quoting import new_text
+
+
+@dataclass(frozen=True)
+class InputLimits:
+    """How much of a message the detectors and rules read (the `[processing]` settings of the same names)."""
+
+    body_chars: int = 64 * 1024
+    subject_chars: int = 1024
+    header_chars: int = 4 * 1024
+    references: int = 100
+
+
+@dataclass(frozen=True)
+class MailAnalysis:
+    mail: InboundMail  # the bounded view: what every detector, rule and template of this message sees
+    language: str  # the detected language (or the desk's default when there is no good evidence)
+    new_text: str  # what the sender wrote now, quoted history folded away
+    credentials: SecretsFound | None  # passwords and the like: in the bounded subject and text, and text attachments
+    truncated: tuple[str, ...] = ()  # what was cut for the detectors: "body", "subject", "headers", "references"
+
+
+def bounded(mail: InboundMail, limits: InputLimits) -> tuple[InboundMail, tuple[str, ...]]:
+    """`mail` as the detectors see it, and which parts were cut. Attachments are kept whole (they are
+    stored and forwarded, never scanned)."""
+    cut: list[str] = []
+    text, html, subject = mail.text, mail.html, mail.subject
+    if len(text) > limits.body_chars:
+        text = text[: limits.body_chars]
+        cut.append("body")
+    if html is not None and len(html) > limits.body_chars:
+        html = html[: limits.body_chars]
+        cut.append("html")
+    if len(subject) > limits.subject_chars:
+        subject = subject[: limits.subject_chars]
+        cut.append("subject")
+    headers = mail.headers
+    if any(len(value) > limits.header_chars for _, value in headers):
+        headers = tuple((name, value[: limits.header_chars]) for name, value in headers)
+        cut.append("headers")
+    references, in_reply_to = mail.references, mail.in_reply_to
+    if len(references) > limits.references or len(in_reply_to) > limits.references:
+        references = references[-limits.references :]  # the newest are last
+        in_reply_to = in_reply_to[: limits.references]
+        cut.append("references")
+    if not cut:
+        return mail, ()
+    view = replace(mail, text=text, html=html, subject=subject, headers=headers, references=references, in_reply_to=in_reply_to)
+    return view, tuple(cut)
+
+
+def analyze(
+    mail: InboundMail, limits: InputLimits, default_language: str, on_step: Callable[[str], None] = lambda step: None,
+) -> MailAnalysis:
+    """The analysis of one parsed message. `on_step` hears the name of each step as it starts, so a
+    supervisor that stops a slow analysis can say where it was."""
+    on_step("bound")
+    view, cut = bounded(mail, limits)
+    on_step("language")
+    language = detect(view, default_language)
+    on_step("quoting")
+    fresh = new_text(view.text)
+    on_step("credentials")
+    secrets = find_in_mail(view.subject, view.text, tuple((p.payload, p.content_type) for p in view.parts))
+    return MailAnalysis(mail=view, language=language, new_text=fresh, credentials=secrets, truncated=cut)

@@ -1,0 +1,117 @@
+"""The analysis worker process: a message over the time limit, or one that kills the worker, is retried with
+back-off and then quarantined with the step it was stopped in; the next message goes on; stopping is prompt."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailbot.core.mail_analysis import InputLimits
+from mailbot.core.ticket_states import InboundStatus
+from mailbot.process.analysis_worker import WorkerProcessAnalyzer
+from mailbot.process.runner import process_pending
+from mailbot.store.db import unit_of_work
+from mailbot.store.models import Event, Inbound
+from mailbot.time_source import FixedClock
+from tests.support.flow import customer_mail, deliver, make_context
+from tests.support.hostile_messages import ordinary
+
+
+@pytest.fixture
+def worker() -> Iterator[WorkerProcessAnalyzer]:
+    analyzer = WorkerProcessAnalyzer(InputLimits(), "en", max_seconds=20)
+    assert analyzer.start()
+    yield analyzer
+    analyzer.close()
+
+
+def big_message() -> bytes:
+    """Twenty megabytes of text: parsing alone takes far longer than a hundredth of a second."""
+    return customer_mail("Bob <bob@customer.test>", "Logs", "line of a log file that goes on\r\n" * 600_000)
+
+
+def rows(sessions: sessionmaker[Session]) -> list[Inbound]:
+    with unit_of_work(sessions) as s:
+        return list(s.scalars(select(Inbound).order_by(Inbound.id)))
+
+
+def events(sessions: sessionmaker[Session], kind: str) -> list[Event]:
+    with unit_of_work(sessions) as s:
+        return list(s.scalars(select(Event).where(Event.kind == kind).order_by(Event.id)))
+
+
+def test_a_message_over_the_time_limit_is_retried_then_quarantined_naming_the_step(sessions, clock: FixedClock, worker) -> None:
+    worker.max_seconds = 0.01
+    ctx = replace(make_context(clock, max_attempts=2), analyzer=worker)
+    [slow] = deliver(sessions, clock, big_message())
+    first = worker.pid
+    assert process_pending(sessions, ctx).retried == 1
+    # The worker was killed; a fresh one takes the next message at once.
+    worker.max_seconds = 20
+    [fine] = deliver(sessions, clock, ordinary("next-in-line"))
+    assert process_pending(sessions, ctx).done == 1
+    assert worker.pid not in (None, first)
+    by_id = {r.id: r for r in rows(sessions)}
+    assert by_id[fine].status == InboundStatus.FILED
+    assert by_id[slow].status == InboundStatus.RECEIVED and (by_id[slow].last_error or "").startswith("took too long in step ")
+    [stopped] = events(sessions, "inbound.analysis_stopped")
+    assert stopped.detail["step"] in ("parse", "bound", "language", "quoting", "credentials")
+
+    # Its next attempt comes after the back-off, and it is the last one: quarantined, with the reason.
+    worker.max_seconds = 0.01
+    assert process_pending(sessions, ctx).handled == 0
+    clock.advance(timedelta(minutes=5))
+    assert process_pending(sessions, ctx).quarantined == 1
+    row = {r.id: r for r in rows(sessions)}[slow]
+    assert row.status == InboundStatus.QUARANTINED
+    assert (row.last_error or "").startswith("took too long in step ") and "more than 0.01 s" in (row.last_error or "")
+    [quarantined] = events(sessions, "inbound.quarantined")
+    assert quarantined.detail["reason"].startswith("took too long in step ")
+
+
+def test_a_worker_that_dies_is_replaced_and_the_message_retried(sessions, clock: FixedClock, monkeypatch) -> None:
+    # A real SIGKILL of the worker, the first time it starts parsing (the failpoint is read when it starts).
+    monkeypatch.setenv("MAILBOT_CRASH_AT", "analysis.parse:2")  # 1: the warm-up message
+    analyzer = WorkerProcessAnalyzer(InputLimits(), "en", max_seconds=20)
+    try:
+        assert analyzer.start()
+        monkeypatch.delenv("MAILBOT_CRASH_AT")  # the replacement worker starts without it
+        ctx = replace(make_context(clock, max_attempts=3), analyzer=analyzer)
+        [victim] = deliver(sessions, clock, ordinary("dies-once"))
+        assert process_pending(sessions, ctx).retried == 1
+        row = rows(sessions)[0]
+        assert (row.last_error or "").startswith("the analysis process died in step parse")
+        clock.advance(timedelta(minutes=5))
+        assert process_pending(sessions, ctx).done == 1
+        assert rows(sessions)[0].status == InboundStatus.FILED and rows(sessions)[0].id == victim
+    finally:
+        analyzer.close()
+
+
+def test_stopping_kills_a_busy_worker_and_gives_the_message_back(sessions, clock: FixedClock, worker) -> None:
+    ctx = replace(make_context(clock), analyzer=worker)
+    [busy] = deliver(sessions, clock, big_message())
+    stop = threading.Event()
+    result: list[object] = []
+    runner = threading.Thread(target=lambda: result.append(process_pending(sessions, ctx, should_stop=stop.is_set)))
+    runner.start()
+    deadline = time.monotonic() + 30
+    while worker.pid is not None and time.monotonic() < deadline and not result:
+        # Wait until the worker has the message (its attempt is counted when it is claimed).
+        if rows(sessions)[0].attempts == 1:
+            break
+        time.sleep(0.01)
+    stop.set()
+    runner.join(30)
+    assert not runner.is_alive()
+    row = rows(sessions)[0]
+    assert row.id == busy
+    # Given back untouched, or (if the worker was quicker than the stop) filed: never lost, never counted twice.
+    assert (row.status, row.attempts) in ((InboundStatus.RECEIVED, 0), (InboundStatus.FILED, 1))
