@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from email.utils import format_datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -55,9 +57,12 @@ def reply(template: str, **values: str) -> bytes:
     return text.encode()
 
 
-def customer_mail(sender: str, subject: str, body: str = "Hello", message_id: str | None = None, extra: str = "") -> bytes:
+def customer_mail(
+    sender: str, subject: str, body: str = "Hello", message_id: str | None = None, extra: str = "", date: datetime | None = None,
+) -> bytes:
     mid = message_id or f"{uuid.uuid4().hex}@customer.example"
+    stamp = format_datetime(date) if date is not None else "Mon, 02 Mar 2026 09:00:00 +0000"
     return (
         f"From: {sender}\r\nTo: {SUPPORT}\r\nSubject: {subject}\r\nMessage-ID: <{mid}>\r\n"
-        f"Date: Mon, 02 Mar 2026 09:00:00 +0000\r\n{extra}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+        f"Date: {stamp}\r\n{extra}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
     ).encode()
