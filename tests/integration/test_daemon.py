@@ -69,7 +69,8 @@ def test_mail_in_acknowledgement_out_reply_threads_sigterm_exits(dovecot, imap_u
     cfg = daemon_config(tmp_path, db_url, dovecot, imap_user, smtp)
     daemon = DaemonProcess(cfg, tmp_path / "daemon.log").start()
     try:
-        daemon.wait_for_log("event=daemon.started")
+        # Mail that was there before the daemon first looked at the folder would be history.
+        daemon.wait_for_log("event=intake.first_seen")
         append(dovecot, imap_user, data("plain.eml"))
         [ack] = smtp.handler.wait_for(1)
         assert ack.rcpt_tos == ["alice@customer.example"]
@@ -112,7 +113,7 @@ def test_sighup_reloads_valid_rules_and_keeps_old_ones_otherwise(dovecot, imap_u
     cfg = daemon_config(tmp_path, db_url, dovecot, imap_user, smtp, rules={"dir": str(rules)})
     daemon = DaemonProcess(cfg, tmp_path / "daemon.log").start()
     try:
-        daemon.wait_for_log("event=daemon.started")
+        daemon.wait_for_log("event=intake.first_seen")
         (rules / "10.toml").write_text('[[rule]]\nname = "broken"\nwhen = { subject_matches = "(" }\nthen = { template = "ack" }\n')
         daemon.signal(signal.SIGHUP)
         daemon.wait_for_log("event=rules.reload_failed")
@@ -163,6 +164,7 @@ def test_idle_fetches_new_mail_at_once_not_at_the_next_poll(dovecot, imap_user, 
     daemon = DaemonProcess(cfg, tmp_path / "daemon.log").start()
     try:
         daemon.wait_for_log("event=imap.idle")
+        daemon.wait_for_log("event=intake.first_seen")
         appended = time.monotonic()
         append(dovecot, imap_user, data("plain.eml"))
         smtp.handler.wait_for(1, timeout=15)
