@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import tempfile
 import tomllib
 from datetime import date, datetime, time
 from pathlib import Path
@@ -380,11 +381,17 @@ class SmtpConfig(SignIn):
 
 
 class Rules(Strict):
+    preset: str | None = None
     dir: FsPath | None = None
     templates_dir: FsPath | None = None
 
     @model_validator(mode="after")
     def _exists(self) -> "Rules":
+        if self.preset is not None:
+            if self.dir is not None:
+                raise ValueError("give preset or dir, not both")
+            if self.preset not in preset_names():
+                raise ValueError(f"preset {self.preset!r} is not one of {', '.join(preset_names())}")
         for key in ("dir", "templates_dir"):
             value = getattr(self, key)
             if value is not None and not value.is_dir():
@@ -447,8 +454,18 @@ class Logging(Strict):
     level: Literal["debug", "info", "warning", "error"] = "info"
 
 
+class Workers(Strict):
+    # This worker's name in leases, logs and `status`. Default: "<host>:<pid>".
+    name: Annotated[str, Field(max_length=200)] = ""
+    # A worker reads a mail source only while it holds the source's lease; it renews it every third of this
+    # time, and another worker takes the source over once a lease has run out (a dead worker's, at the latest
+    # this long after its last renewal). Default: 20.
+    lease_seconds: Annotated[float, Field(ge=3, le=600)] = 20.0
+
+
 class Settings(Strict):
     mailbot: DeskConfig = DeskConfig()
+    workers: Workers = Workers()
     processing: Processing = Processing()
     schedule: Schedule = Schedule()
     intake: Intake = Intake()
@@ -496,34 +513,67 @@ class Config:
         domain = desk.support_address.rsplit("@", 1)[1]
         self.message_id_domain = desk.message_id_domain or domain
         self.support_address = desk.support_address
-        self.rules_dir = settings.rules.dir or DEFAULT_RULES
+        self.rules_dir = settings.rules.dir or PRESETS / (settings.rules.preset or "default")
         self.outgoing_maildir = settings.smtp.outgoing_maildir or self.state_dir / "outgoing"
 
     @property
     def source(self) -> str:
         return str(self.path) if self.path else "<embedded default>"
 
-    def secret_bytes(self) -> bytes:
-        """The HMAC secret for reply tokens; created in the state directory on first use if none is configured."""
+    def check_state_dir(self) -> None:
+        """The state folder exists (or is created, as `run` would) and a file can be written in it; otherwise a
+        config error naming it. Tried for real: permission bits say little to root or on special file systems."""
+        path = self.state_dir
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=path):
+                pass
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(path) else ""
+            raise ConfigError(self.source, [("mailbot.state_dir", f"{str(path)!r} cannot be used: {reason}{where}")]) from None
+
+    def configured_secret(self) -> bytes | None:
+        """The reply-token secret this config gives (`secret` or `secret_file`), or None: then the desk's database
+        holds it (see mailbot/store/desk_secrets.py)."""
         desk = self.settings.mailbot
         if desk.secret is not None:
             return desk.secret.encode()
-        path = desk.secret_file or self.state_dir / "secret"
-        if not path.exists():
-            if desk.secret_file is not None:
-                raise ConfigError(self.source, [("mailbot.secret_file", f"{str(path)!r} does not exist")])
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_urlsafe(32))
-        value = path.read_text(encoding="utf-8").strip()
+        if desk.secret_file is None:
+            return None
+        path = desk.secret_file
+        try:
+            value = path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            raise ConfigError(self.source, [("mailbot.secret_file", f"{str(path)!r} does not exist")]) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(self.source, [("mailbot.secret_file", f"{str(path)!r} cannot be read: {exc}")]) from None
         if len(value) < 16:
             raise ConfigError(self.source, [("mailbot.secret_file", "secret must be at least 16 characters long")])
         return value.encode()
 
+    def secret_key(self) -> str:
+        """The config key that gave the secret, for messages."""
+        return "mailbot.secret" if self.settings.mailbot.secret is not None else "mailbot.secret_file"
 
-# The preset used when the config names no rules folder: the project's own rules/default.
-DEFAULT_RULES = Path(__file__).resolve().parent.parent / "rules" / "default"
+    def legacy_secret(self) -> bytes | None:
+        """The secret earlier versions generated into the state folder: adopted by the database if it has none, so
+        reply addresses in mail already sent keep working after an upgrade."""
+        path = self.state_dir / "secret"
+        try:
+            value = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            return None
+        return value.encode() if len(value) >= 16 else None
+
+
+# The presets shipped with mailbot (the repository's rules/ folder, carried inside the package); "default" is used
+# when the config names neither a preset nor a rules folder.
+PRESETS = Path(__file__).resolve().parent / "presets"
+
+
+def preset_names() -> list[str]:
+    return sorted(p.name for p in PRESETS.iterdir() if p.is_dir() and (p / "plans.toml").exists())
 
 PATH_KEYS = {
     ("mailbot", "state_dir"),

@@ -20,6 +20,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from mailbot import systemd
 from mailbot.app import App
+from mailbot.intake.mail_source import PushWatcher
 from mailbot.logs import log
 
 logger = logging.getLogger("mailbot.daemon")
@@ -33,6 +34,12 @@ class Daemon:
         self.stopping = threading.Event()
         self._running: set[asyncio.Task[Any]] = set()
         self.scheduler: AsyncIOScheduler | None = None
+        self._watchers: dict[str, PushWatcher] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _wake_poll_threadsafe(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self.wake, "poll")
 
     def should_stop(self) -> bool:
         return self.stopping.is_set()
@@ -74,6 +81,20 @@ class Daemon:
 
     async def sync(self) -> None:
         await asyncio.to_thread(self.app.sync_customers)
+
+    async def leases(self) -> None:
+        """Renew the sources' leases; push watching (IDLE) runs exactly on the sources this worker holds."""
+        taken, _ = await asyncio.to_thread(self.app.hold_sources)
+        for name in [n for n in self._watchers if n not in self.app.held]:
+            await asyncio.to_thread(self._watchers.pop(name).stop)
+        for src in self.app.sources:
+            if src.name in self.app.held and src.name not in self._watchers and not self.should_stop():
+                watcher = src.watcher(self._wake_poll_threadsafe)
+                if watcher is not None:
+                    watcher.start()
+                    self._watchers[src.name] = watcher
+        if taken:
+            self.wake("poll")
 
     async def watchdog(self) -> None:
         systemd.notify("WATCHDOG=1")
@@ -123,7 +144,7 @@ class Daemon:
         return ok and not self.app.unreadable  # a source that could not be read fails the run too
 
     async def run_forever(self) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         stop = asyncio.Event()
 
         def on_stop(signame: str) -> None:
@@ -139,6 +160,7 @@ class Daemon:
         every = self.app.config.settings.schedule
         now = datetime.now(timezone.utc)
         for job_id, fn, seconds in (
+            ("leases", self.leases, self.app.config.settings.workers.lease_seconds / 3),
             ("poll", self.poll, every.poll_seconds),
             ("process", self.process, every.process_seconds),
             ("outbox", self.outbox, every.outbox_seconds),
@@ -160,12 +182,6 @@ class Daemon:
         if interval:
             sched.add_job(self.watchdog, "interval", seconds=interval, id="watchdog", name="watchdog", next_run_time=now)
         sched.start()
-        def wake_poll() -> None:
-            loop.call_soon_threadsafe(self.wake, "poll")
-
-        watchers = [w for w in (src.watcher(wake_poll) for src in self.app.sources) if w is not None]
-        for watcher in watchers:
-            watcher.start()
         systemd.notify("READY=1", "STATUS=running")
         log(logger, logging.INFO, "daemon.started", database=self.app.engine.url.render_as_string(hide_password=True),
             sources=len(self.app.sources), rules=len(self.app.policy.rules.rules))
@@ -173,8 +189,9 @@ class Daemon:
 
         systemd.notify("STOPPING=1")
         sched.shutdown(wait=False)
-        for watcher in watchers:
+        for watcher in self._watchers.values():
             watcher.stop()
+        self._watchers.clear()
         running = list(self._running)
         if running:
             done, pending = await asyncio.wait(running, timeout=SHUTDOWN_GRACE_SECONDS)

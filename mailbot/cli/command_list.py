@@ -5,6 +5,7 @@ from __future__ import annotations
 # Each command's module is imported only when that command runs (or its --help is asked for), so `--help`,
 # `--version` and the daemon's start-up do not pay for every other command's imports.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("cmd_init", "start a deployment in DIR: a commented config, a copy of a preset's rules, a secret"),
     "run": ("cmd_run", "the daemon: poll, process, send and sweep on timers until SIGTERM"),
     "check-config": ("cmd_check_config", "validate the configuration and exit"),
     "db": ("cmd_db", "database schema"),
@@ -16,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "customers": ("cmd_customers", "import purchases from CSV, sync from the billing database, show a sender's entitlement"),
     "escalations": ("cmd_escalations", "list the warnings and breach notices that would fire at a moment (dry run)"),
     "explain": ("cmd_explain", "how ticket N's deadline was computed: entitlement, plan, calendar, hours day by day"),
+    "secret": ("cmd_secret", "the desk's reply-token secrets (fingerprints only); rotate to a new one with a grace period"),
     "status": ("cmd_status", "set ticket N's status (pending pauses its response clock)"),
 }
 

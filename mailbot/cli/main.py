@@ -18,7 +18,10 @@ if TYPE_CHECKING:
     from mailbot.config import Config
     from mailbot.time_source import Clock
 
+EXIT_OS = 1  # a file that cannot be read or written (named in the message)
 EXIT_CONFIG = 2
+EXIT_DATABASE = 3  # the database cannot be reached or refused the connection
+EXIT_BROKEN_PIPE = 141
 
 _GLOBAL_WITH_VALUE = {"-c", "--config", "--now"}
 
@@ -80,6 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(chosen_command(argv) or "")
     args = parser.parse_args(argv)
+    if not getattr(args, "needs_config", True):
+        return int(args.handler(args) or 0)
     from mailbot import logs
     from mailbot.config import load
     from mailbot.errors import ConfigError
@@ -95,13 +100,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"mailbot: --now: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    from sqlalchemy.exc import DBAPIError
+
     try:
-        return int(args.handler(config, args) or 0)
+        code = int(args.handler(config, args) or 0)
+        sys.stdout.flush()  # inside the try: a reader that went away is noticed here, not at interpreter exit
+        return code
     except ConfigError as exc:
         print(f"mailbot: configuration error\n{exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except DBAPIError as exc:
+        print(f"mailbot: database {database_shown(config)}: {first_line(exc.orig or exc)}", file=sys.stderr)
+        return EXIT_DATABASE
+    except BrokenPipeError:
+        # The reader went away (`mailbot tickets list | head`): stop quietly, as other Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"mailbot: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_OS
     except KeyboardInterrupt:
         return 130
+
+
+def first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def database_shown(config: Config) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(config.database_url).render_as_string(hide_password=True)
 
 
 if __name__ == "__main__":

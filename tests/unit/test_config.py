@@ -37,9 +37,7 @@ def test_embedded_default_needs_nothing(tmp_path: Path) -> None:
     config = embedded_default(tmp_path / "state")
     assert config.database_url.startswith("sqlite:///")
     assert config.settings.maildir[0].path == tmp_path / "state" / "maildir"
-    secret = config.secret_bytes()
-    assert len(secret) >= 16 and config.secret_bytes() == secret  # created once, then reused
-    assert (tmp_path / "state" / "secret").stat().st_mode & 0o777 == 0o600
+    assert config.configured_secret() is None  # the desk's database holds the secret (tests/integration/test_desk_secret.py)
 
 
 def test_relative_paths_resolve_against_the_config_file(tmp_path: Path) -> None:
@@ -86,7 +84,27 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_secret_file_is_read(tmp_path: Path) -> None:
     (tmp_path / "secret.txt").write_text("0123456789abcdef0123\n")
     config = load(write(tmp_path, '[mailbot]\nsecret_file = "secret.txt"\n'))
-    assert config.secret_bytes() == b"0123456789abcdef0123"
+    assert config.configured_secret() == b"0123456789abcdef0123"
+
+
+def test_a_preset_is_named_or_a_folder_given_not_both(tmp_path: Path) -> None:
+    base = 'support_address = "s@example.com"\n'
+    config = load(write(tmp_path, f'[mailbot]\n{base}[rules]\npreset = "license-age"\n'))
+    assert config.rules_dir.name == "license-age" and (config.rules_dir / "plans.toml").exists()
+    assert load(write(tmp_path, f"[mailbot]\n{base}")).rules_dir.name == "default"
+    unknown = error_of(write(tmp_path, f'[mailbot]\n{base}[rules]\npreset = "gold"\n'))
+    assert "rules" in unknown and "'gold' is not one of default, license-age, support-period" in unknown
+    both = error_of(write(tmp_path, f'[mailbot]\n{base}[rules]\npreset = "default"\ndir = "."\n'))
+    assert "give preset or dir, not both" in both
+
+
+def test_the_example_copied_elsewhere_validates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAILBOT_IMAP_PASSWORD", "x")
+    monkeypatch.setenv("MAILBOT_SMTP_PASSWORD", "y")
+    copy = tmp_path / "somewhere" / "mailbot.toml"
+    copy.parent.mkdir()
+    copy.write_text((Path(__file__).resolve().parents[2] / "config.example.toml").read_text())
+    assert load(copy).rules_dir.name == "default"
 
 
 def test_history_before_is_a_toml_date_or_date_time_in_the_desk_zone(tmp_path: Path) -> None:
