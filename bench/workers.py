@@ -67,7 +67,7 @@ def one_run(workers: int, messages: int) -> tuple[float, float]:
             for w in range(workers):
                 cfg = write_config(Path(tmp) / f"w{w}.toml", {
                     "mailbot": {"state_dir": f"{tmp}/w{w}", "database_url": url, "support_address": "support@example.com"},
-                    "workers": {"name": f"w{w}"}, "schedule": SCHEDULE, "rules": {"dir": str(ACK_ALL)},
+                    "workers": {"name": f"w{w}"}, "intake": {"history": False}, "schedule": SCHEDULE, "rules": {"dir": str(ACK_ALL)},
                     "replies": {"max_auto_replies_per_day": 100000},
                     "smtp": smtp.section(), "imap": [imap_section(dovecot, user, after_fetch="move", batch_size=100)],
                 })

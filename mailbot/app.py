@@ -18,7 +18,7 @@ from mailbot.config import Config
 from mailbot.customers.importer import ImportReport, import_rows, read_sql
 from mailbot.errors import ConfigError
 from mailbot.intake.imap import ImapSource
-from mailbot.intake.mail_source import MailSource
+from mailbot.intake.mail_source import MailSource, PollResult
 from mailbot.intake.maildir import MaildirSource
 from mailbot.logs import log
 from mailbot.outbox.bot_mail import BotMailer
@@ -39,6 +39,7 @@ from mailbot.process.steps.automatic_mail import DetectAutomatic
 from mailbot.process.steps.bounce_report import RecordBounce
 from mailbot.process.steps.credentials_schedule import ScheduleRedaction
 from mailbot.process.steps.entitlement_check import CheckEntitlement
+from mailbot.process.steps.history_import import FileAsHistory
 from mailbot.process.steps.response_deadline import StartResponseClock
 from mailbot.process.steps.rule_notify import NotifyRuleRecipients
 from mailbot.process.steps.rules_decision import DecideByRules
@@ -160,6 +161,7 @@ class App:
             s.agents.show_agent_names, s.agents.attach_max_bytes, language, s.agents.max_notifications_per_ticket_per_hour,
         ))
         steps: list[Step] = [
+            FileAsHistory(self.desk, s.intake.history_open_days),
             AgentReply(agents),
             DetectAutomatic(self.desk),
             CheckEntitlement(),
@@ -167,7 +169,7 @@ class App:
             StartResponseClock(),
             ScheduleRedaction(),
             RecordBounce(self.desk),
-            Acknowledge(self.desk, self.mailer, s.replies.max_auto_replies_per_day),
+            Acknowledge(self.desk, self.mailer, s.replies.max_auto_replies_per_day, s.intake.max_ack_age_hours),
             NotifyRuleRecipients(self.mailer, language),
             NotifyAgents(agents),
         ]
@@ -177,8 +179,9 @@ class App:
     def sources(self) -> list[MailSource]:
         s = self.config.settings
         batch = s.processing.batch_size
-        found: list[MailSource] = [ImapSource(acc, self.sessions, self.clock) for acc in s.imap]
-        found += [MaildirSource(md, self.sessions, self.clock, batch) for md in s.maildir]
+        zone = s.mailbot.timezone
+        found: list[MailSource] = [ImapSource(acc, self.sessions, self.clock, s.intake, zone) for acc in s.imap]
+        found += [MaildirSource(md, self.sessions, self.clock, batch, s.intake, zone) for md in s.maildir]
         return found
 
     @cached_property
@@ -215,24 +218,31 @@ class App:
     # the jobs ---------------------------------------------------------------------------------------
     def poll(self, should_stop: Callable[[], bool] = lambda: False) -> int:
         """Fetch once from every source this worker holds the lease of; returns how many new messages were stored."""
-        stored = 0
+        return sum(result.stored for result in self.poll_sources(should_stop))
+
+    def poll_sources(self, should_stop: Callable[[], bool] = lambda: False, history_only: bool = False) -> list[PollResult]:
+        """Fetch once from every source this worker holds the lease of (with `history_only`, only what
+        first-seen folders held)."""
+        results: list[PollResult] = []
         self.hold_sources()
         for src in self.sources:
             if should_stop():
                 break
             if src.name not in self.held:
                 continue  # another worker reads it
-            result = src.poll(should_stop)
-            stored += result.stored
+            result = src.poll(should_stop, history_only)
+            results.append(result)
             health = src.health()
             if health.failing:
                 self.unreadable[src.name] = health.last_error or "unreadable"
             else:
                 self.unreadable.pop(src.name, None)
-        return stored
+        return results
 
-    def process(self, should_stop: Callable[[], bool] = lambda: False, limit: int | None = None) -> RunStats:
-        return process_pending(self.sessions, self.context, limit=limit, after=self.pipeline, should_stop=should_stop)
+    def process(self, should_stop: Callable[[], bool] = lambda: False, limit: int | None = None, history_only: bool = False) -> RunStats:
+        return process_pending(
+            self.sessions, self.context, limit=limit, after=self.pipeline, should_stop=should_stop, history_only=history_only,
+        )
 
     @cached_property
     def sweeper(self) -> Sweeper:

@@ -7,6 +7,7 @@ import re
 import secrets
 import tempfile
 import tomllib
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -339,7 +340,27 @@ class Processing(Strict):
 
 
 class Intake(Strict):
-    """How parsing reads what a message leaves unsaid, and how much of a message it reads."""
+    """How intake reads mail: what is answered of the mail a folder already holds and of mail that arrives
+    late; how parsing reads what a message leaves unsaid, and how much of a message it reads."""
+
+    # A folder's mail when mailbot first sees it is history: filed into tickets, never answered, no clock.
+    history: bool = True
+    # Only mail received before this (a TOML date or date-time; the desk's time zone unless it has an
+    # offset) is history; later mail the folder already held is handled as new.
+    history_before: date | datetime | None = None
+    # A history ticket stays open when its last message is a customer's, received within this many days.
+    history_open_days: Annotated[int, Field(ge=0)] = 14
+    # Mail whose own Date and Received headers show it older than this is filed but not acknowledged.
+    # 0 turns the check off.
+    max_ack_age_hours: Annotated[float, Field(ge=0)] = 72.0
+
+    def history_cutoff(self, zone: str) -> datetime | None:
+        """history_before as an instant: a date is its midnight, a time without offset is desk time."""
+        value = self.history_before
+        if value is None:
+            return None
+        at = value if isinstance(value, datetime) else datetime.combine(value, time())
+        return at if at.tzinfo is not None else at.replace(tzinfo=ZoneInfo(zone))
 
     # Tried in order for text that declares no charset and is not UTF-8; the best-scoring fit wins.
     # Empty: chosen by [replies] default_language (windows-1251/koi8-r for ru, shift_jis/euc-jp for ja, ...).

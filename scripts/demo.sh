@@ -7,15 +7,23 @@ bash scripts/setup.sh
 
 state=mailbot-state
 mkdir -p "$state/maildir/new" "$state/maildir/cur" "$state/maildir/tmp"
-for f in demo/mail/*.eml; do
-    name="demo-$(basename "$f" .eml).$(hostname)"
-    # What an MTA does: write to tmp/, rename into new/.
-    if [ ! -e "$state/maildir/cur/$name:2," ]; then
-        cp "$f" "$state/maildir/tmp/$name" && mv "$state/maildir/tmp/$name" "$state/maildir/new/$name"
-    fi
-done
 
 mailbot() { .venv/bin/mailbot "$@"; }
+
+# Connect to the mailbox first: whatever it already holds is history, filed but never answered. Only the
+# mail delivered after this is new mail.
+echo "== mailbot poll --history-only: connect to the mailbox (empty here; old mail would be filed unanswered)"
+mailbot poll --history-only
+echo
+now=$(date -R)
+for f in demo/mail/*.eml; do
+    name="demo-$(basename "$f" .eml).$(hostname)"
+    # What an MTA does: write to tmp/, rename into new/. The samples are dated as sent just now (mail
+    # older than [intake] max_ack_age_hours by its own Date is not acknowledged).
+    if [ ! -e "$state/maildir/cur/$name:2," ]; then
+        LC_ALL=C sed "s/^Date: .*/Date: $now/" "$f" > "$state/maildir/tmp/$name" && mv "$state/maildir/tmp/$name" "$state/maildir/new/$name"
+    fi
+done
 
 # Two customers of the default rules' plans: Alice's support period was paid ten days ago; Ivan's license
 # is older than a year. Everyone else is a presales contact.

@@ -1,4 +1,5 @@
-"""`mailbot poll --once`: fetch new mail from every source, file it, exit."""
+"""`mailbot poll --once`: fetch new mail from every source, file it, exit; `--history-only`: import only what
+folders seen for the first time hold, as history (cli/poll_history.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ from mailbot.config import Config
 def cmd_poll(config: Config, args: argparse.Namespace) -> int:
     with opened_app(config, args) as app:
         app.policy  # bad rules stop here rather than after mail was fetched
+        if args.history_only:
+            from mailbot.cli.poll_history import import_history
+
+            return import_history(app)
         stored = app.poll()
         stats = app.process()
         print(
@@ -27,5 +32,11 @@ def cmd_poll(config: Config, args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     p = sub.add_parser("poll", help=command_help("poll"))
-    p.add_argument("--once", action="store_true", required=True, help="fetch, process, exit (the daemon is `run`)")
+    how = p.add_mutually_exclusive_group(required=True)
+    how.add_argument("--once", action="store_true", help="fetch, process, exit (the daemon is `run`)")
+    how.add_argument(
+        "--history-only", action="store_true",
+        help="import only what folders seen for the first time hold, as history (filed, never answered, no clock); "
+        "report what was done",
+    )
     p.set_defaults(handler=cmd_poll)

@@ -14,7 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailbot import failpoints
-from mailbot.config import ImapConfig
+from mailbot.config import ImapConfig, Intake
+from mailbot.intake.first_sight import HistoryWindow, first_cursor, history_finished, window_of
 from mailbot.intake.inbound import Fetched, store_raw
 from mailbot.intake.mail_source import FolderStats, HealthRecord, PollResult, PushWatcher, SourceHealth
 from mailbot.logs import log
@@ -65,10 +66,13 @@ def connect(acc: ImapConfig) -> IMAPClient:
 class ImapSource:
     """One IMAP account: keeps its connection between polls and reconnects with backoff when it drops."""
 
-    def __init__(self, account: ImapConfig, sessions: sessionmaker[Session], clock: Clock) -> None:
+    def __init__(
+        self, account: ImapConfig, sessions: sessionmaker[Session], clock: Clock, intake: Intake = Intake(), zone: str = "UTC",
+    ) -> None:
         self.account = account
         self.sessions = sessions
         self.clock = clock
+        self.intake, self.zone = intake, zone
         self._client: IMAPClient | None = None
         self._delay = 0.0
         self._next_try: datetime | None = None
@@ -102,11 +106,11 @@ class ImapSource:
             self._client = None
 
     # polling -------------------------------------------------------------------------------------
-    def poll(self, should_stop: Callable[[], bool] = lambda: False) -> PollResult:
+    def poll(self, should_stop: Callable[[], bool] = lambda: False, history_only: bool = False) -> PollResult:
         """Fetch everything new in every folder. Never raises for server trouble: it logs and backs off."""
-        return self._health.record(self._poll(should_stop), self.clock.now())
+        return self._health.record(self._poll(should_stop, history_only), self.clock.now())
 
-    def _poll(self, should_stop: Callable[[], bool]) -> PollResult:
+    def _poll(self, should_stop: Callable[[], bool], history_only: bool = False) -> PollResult:
         now = self.clock.now()
         if self._next_try is not None and now < self._next_try:
             return PollResult(self.name, ok=False, error="waiting to reconnect", backing_off=True)
@@ -118,7 +122,7 @@ class ImapSource:
             for folder in self.account.folders:
                 if should_stop():
                     break
-                result.folders.append(self._poll_folder(self._client, folder))
+                result.folders.append(self._poll_folder(self._client, folder, history_only))
         except CONNECTION_ERRORS + (InsecureConnection,) as exc:
             self.close()
             self._delay = min(max(self._delay * 2, 1.0), self.account.reconnect_max_seconds)
@@ -141,18 +145,28 @@ class ImapSource:
         self._next_try = None
         return result
 
-    def _poll_folder(self, client: IMAPClient, folder: str) -> FolderStats:
+    def _poll_folder(self, client: IMAPClient, folder: str, history_only: bool = False) -> FolderStats:
         acc = self.account
         stats = FolderStats(folder)
         info = client.select_folder(folder, readonly=acc.after_fetch == "none")
         uidvalidity = int(info[b"UIDVALIDITY"])
-        last_uid = self._cursor(folder, uidvalidity, stats)
+        last_uid, window = self._cursor(folder, uidvalidity, stats, client, info)
+        if history_only and window is None:
+            return stats  # its history is imported (or it has none): new mail waits for `poll --once` or `run`
 
         uids = sorted(u for u in client.search(["UID", f"{last_uid + 1}:*"]) if u > last_uid)
+        if history_only and window is not None and window.upto_uid is not None:
+            uids = [u for u in uids if u <= window.upto_uid]
+        complete = True
         for batch in self._batches(client, uids):
             bodies, upto = self._fetch(client, folder, batch)
-            items = [Fetched(raw=raw, folder=folder, uidvalidity=uidvalidity, uid=uid) for uid, raw in bodies]
+            now = self.clock.now()
+            items = [
+                Fetched(raw=raw, folder=folder, uidvalidity=uidvalidity, uid=uid, history=window is not None and window.covers(uid, raw, now))
+                for uid, raw in bodies
+            ]
             stats.fetched += len(items)
+            stats.history += sum(1 for item in items if item.history)
             with unit_of_work(self.sessions) as session:
                 stats.stored += store_raw(session, self.name, items, self.clock.now())
                 if upto is not None:
@@ -162,13 +176,17 @@ class ImapSource:
             # Only now, with the bytes committed, may the server's copy change.
             stats.settled += self._settle(client, folder, [uid for uid, _ in bodies])
             if upto is None or upto != max(batch):
+                complete = False
                 break  # a message the server would not hand over: the cursor waits before it, try next poll
             last_uid = upto
+        if window is not None and complete:
+            with unit_of_work(self.sessions) as session:
+                history_finished(session, self.name, folder, self.clock.now())
         stats.settled += self._catch_up(client, folder, last_uid)
         if stats.fetched or stats.settled or stats.rescanned:
             log(
                 logger, logging.INFO, "imap.polled", source=self.name, folder=folder, fetched=stats.fetched,
-                stored=stats.stored, settled=stats.settled, rescanned=stats.rescanned,
+                stored=stats.stored, settled=stats.settled, rescanned=stats.rescanned, history=stats.history,
             )
         return stats
 
@@ -220,19 +238,20 @@ class ImapSource:
         return [(u, bodies[u]) for u in batch if u in bodies], max(batch)
 
     # cursor --------------------------------------------------------------------------------------
-    def _cursor(self, folder: str, uidvalidity: int, stats: FolderStats) -> int:
+    def _cursor(
+        self, folder: str, uidvalidity: int, stats: FolderStats, client: IMAPClient, info: dict[bytes, object],
+    ) -> tuple[int, HistoryWindow | None]:
+        """Where to read on from, and the folder's history window while its first import is unfinished."""
         with unit_of_work(self.sessions) as session:
             row = session.scalars(
                 select(MailboxCursor).where(MailboxCursor.source == self.name, MailboxCursor.folder == folder)
             ).one_or_none()
             if row is None:
-                session.add(
-                    MailboxCursor(
-                        source=self.name, folder=folder, uidvalidity=uidvalidity, last_uid=0,
-                        updated_at=self.clock.now(),
-                    )
-                )
-                return 0
+                # First sight: everything below UIDNEXT is there already, and is history.
+                uidnext = info.get(b"UIDNEXT")
+                upto = int(uidnext) - 1 if isinstance(uidnext, int) else max(client.search(["ALL"]), default=0)
+                row = first_cursor(session, self.name, folder, uidvalidity, upto, self.intake, self.clock.now())
+                return 0, window_of(row, self.intake, self.zone)
             if row.uidvalidity != uidvalidity:
                 # The server renumbered the folder: read it all again; content hashes keep out what we have.
                 log(
@@ -242,9 +261,12 @@ class ImapSource:
                 row.uidvalidity = uidvalidity
                 row.last_uid = 0
                 row.updated_at = self.clock.now()
+                if row.history_done_at is None:
+                    # Renumbered during the first import: the old UIDs mean nothing now; what is left is new.
+                    row.history_done_at = self.clock.now()
                 stats.rescanned = True
-                return 0
-            return row.last_uid
+                return 0, None
+            return row.last_uid, window_of(row, self.intake, self.zone)
 
     def _advance(self, session: Session, folder: str, uidvalidity: int, uid: int) -> None:
         row = session.scalars(

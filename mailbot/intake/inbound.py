@@ -27,6 +27,7 @@ class Fetched:
     uidvalidity: int | None = None
     uid: int | None = None
     location: str | None = None
+    history: bool = False  # held by the folder when mailbot first saw it (intake/first_sight.py)
 
 
 def content_hash(raw: bytes) -> str:
@@ -73,6 +74,7 @@ def store_raw(session: Session, source: str, items: list[Fetched], now: datetime
                 "status": InboundStatus.RECEIVED,
                 "attempts": 0,
                 "next_attempt_at": now,
+                "history": item.history,
             }
         )
     dialect = session.get_bind().dialect.name

@@ -20,6 +20,7 @@ class FolderStats:
     stored: int = 0
     settled: int = 0  # messages flagged or moved after their bytes were committed
     rescanned: bool = False
+    history: int = 0  # fetched messages marked as history (the folder held them when first seen)
 
 
 @dataclass
@@ -39,6 +40,10 @@ class PollResult:
     @property
     def stored(self) -> int:
         return sum(f.stored for f in self.folders)
+
+    @property
+    def history(self) -> int:
+        return sum(f.history for f in self.folders)
 
 
 @dataclass(frozen=True)
@@ -92,9 +97,12 @@ class MailSource(Protocol):
         """Unique among the configured sources; the `source` of every inbound row it stores."""
         ...
 
-    def poll(self, should_stop: Callable[[], bool] = lambda: False) -> PollResult:
+    def poll(self, should_stop: Callable[[], bool] = lambda: False, history_only: bool = False) -> PollResult:
         """Store every new message in the inbound table and commit, then acknowledge it on the server (flag,
-        move, rename). Never raises for trouble with the server: it is logged, backed off and reported."""
+        move, rename). Never raises for trouble with the server: it is logged, backed off and reported.
+
+        What a folder holds when first seen is stored marked as history (intake/first_sight.py); with
+        `history_only`, only that is read, and folders whose history is imported are left alone."""
         ...
 
     def watcher(self, wake: Callable[[], None]) -> PushWatcher | None:

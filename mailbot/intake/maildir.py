@@ -7,14 +7,17 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailbot import failpoints
-from mailbot.config import MaildirConfig
+from mailbot.config import Intake, MaildirConfig
+from mailbot.intake.first_sight import HistoryWindow, first_cursor, history_finished, window_of
 from mailbot.intake.inbound import Fetched, store_raw
 from mailbot.intake.mail_source import FolderStats, HealthRecord, PollResult, PushWatcher, SourceHealth
 from mailbot.logs import log
 from mailbot.store.db import unit_of_work
+from mailbot.store.models import MailboxCursor
 from mailbot.time_source import Clock
 
 logger = logging.getLogger("mailbot.intake.maildir")
@@ -26,11 +29,15 @@ def ensure_maildir(path: Path) -> None:
 
 
 class MaildirSource:
-    def __init__(self, source: MaildirConfig, sessions: sessionmaker[Session], clock: Clock, batch_size: int = 200):
+    def __init__(
+        self, source: MaildirConfig, sessions: sessionmaker[Session], clock: Clock, batch_size: int = 200,
+        intake: Intake = Intake(), zone: str = "UTC",
+    ):
         self.source = source
         self.sessions = sessions
         self.clock = clock
         self.batch_size = batch_size
+        self.intake, self.zone = intake, zone
         self._health = HealthRecord(source.name, "maildir")
 
     @property
@@ -46,11 +53,21 @@ class MaildirSource:
     def close(self) -> None:
         """Nothing to close; present so every source can be shut down the same way."""
 
-    def poll(self, should_stop: Callable[[], bool] = lambda: False) -> PollResult:
+    def poll(self, should_stop: Callable[[], bool] = lambda: False, history_only: bool = False) -> PollResult:
         """Read new/ in batches; each batch is committed, then its files move to cur/."""
-        return self._health.record(self._poll(should_stop), self.clock.now())
+        return self._health.record(self._poll(should_stop, history_only), self.clock.now())
 
-    def _poll(self, should_stop: Callable[[], bool]) -> PollResult:
+    def _window(self) -> HistoryWindow | None:
+        """The history window of new/ while the first pass over it is unfinished (a cursor row marks it)."""
+        with unit_of_work(self.sessions) as session:
+            row = session.scalars(
+                select(MailboxCursor).where(MailboxCursor.source == self.name, MailboxCursor.folder == "new")
+            ).one_or_none()
+            if row is None:
+                row = first_cursor(session, self.name, "new", 0, None, self.intake, self.clock.now())
+            return window_of(row, self.intake, self.zone)
+
+    def _poll(self, should_stop: Callable[[], bool], history_only: bool = False) -> PollResult:
         result = PollResult(self.name, ok=True)
         stats = FolderStats("new")
         result.folders.append(stats)
@@ -62,10 +79,15 @@ class MaildirSource:
             result.ok, result.error = False, f"{type(exc).__name__}: {exc}"
             log(logger, logging.WARNING, "maildir.unavailable", source=self.name, path=str(path), error=result.error)
             return result
+        window = self._window()
+        if history_only and window is None:
+            return result  # its history is imported (or it has none): new mail waits for `poll --once` or `run`
+        complete = True
         batch: list[Fetched] = []
         size = 0
         for name in names:
             if should_stop():
+                complete = False
                 break
             try:
                 raw = (path / "new" / name).read_bytes()
@@ -77,20 +99,25 @@ class MaildirSource:
             if batch and size + len(raw) > self.source.max_batch_bytes:
                 self._commit(path, batch, stats)  # bounded in bytes as well as count: memory stays bounded
                 batch, size = [], 0
-            batch.append(Fetched(raw=raw, folder="new", location=name))
+            history = window is not None and window.covers(None, raw, self.clock.now())
+            batch.append(Fetched(raw=raw, folder="new", location=name, history=history))
             size += len(raw)
             if len(batch) >= self.batch_size:
                 self._commit(path, batch, stats)
                 batch, size = [], 0
         if batch:
             self._commit(path, batch, stats)
+        if window is not None and complete:
+            with unit_of_work(self.sessions) as session:
+                history_finished(session, self.name, "new", self.clock.now())
         if stats.fetched:
-            log(logger, logging.INFO, "maildir.polled", source=self.name, fetched=stats.fetched, stored=stats.stored)
+            log(logger, logging.INFO, "maildir.polled", source=self.name, fetched=stats.fetched, stored=stats.stored, history=stats.history)
         return result
 
     def _commit(self, path: Path, batch: list[Fetched], stats: FolderStats) -> None:
         """Store one batch in one transaction, then move its files to cur/."""
         stats.fetched += len(batch)
+        stats.history += sum(1 for item in batch if item.history)
         with unit_of_work(self.sessions) as session:
             stats.stored += store_raw(session, self.name, batch, self.clock.now())
             failpoints.reached("intake.before_commit")

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, select, update
 from mailbot.core.agents import Agent, Proof, identify
 from mailbot.core.bounces import is_delivery_report
 from mailbot.core.fingerprint import content_fingerprint
+from mailbot.core.mail_age import mail_time
 from mailbot.core.mail import InboundMail
 from mailbot.core.mail_analysis import MailAnalysis, analyze
 from mailbot.core.subject import strip_prefixes
@@ -98,6 +99,7 @@ class Filed:
     thread: ThreadDecision | None
     received_at: datetime | None = None  # when mailbot got the message: response clocks start here
     proof: Proof | None = None  # set when the message claimed to be an agent's (or was)
+    history: bool = False  # the folder held it when mailbot first saw the folder: filed, never answered
     seat: str = ""  # the sender's role on the ticket: customer, cc, agent, or guest (sent nothing); "" without a sender
 
     @property
@@ -120,7 +122,7 @@ class Filed:
 
 def file_message(
     writer: Writer, inbound_id: int, whole: InboundMail, desk: Desk, now: datetime, received_at: datetime | None = None,
-    analysis: MailAnalysis | None = None,
+    analysis: MailAnalysis | None = None, history: bool = False,
 ) -> Filed:
     """File `whole` (stored as it came); every decision is taken on the analysis' bounded view of it."""
     if analysis is None:
@@ -158,9 +160,11 @@ def file_message(
     sender_name = mail.sender.name if mail.sender else ""
     agent = proof.agent
     follows: int | None = None
+    # History is threaded by when it was written, not by when it is imported.
+    written = (mail_time(mail.headers, received_at or now).at or now) if history else now
     if decision.ticket_id is not None and agent is None:
         old = load_ticket(writer.conn, decision.ticket_id)
-        if old.status == TicketStatus.CLOSED and old.closed_at is not None and now - old.closed_at > timedelta(days=desk.reopen_days):
+        if old.status == TicketStatus.CLOSED and old.closed_at is not None and written - old.closed_at > timedelta(days=desk.reopen_days):
             # Too long ago to reopen: a new ticket that points at the old one.
             notes.append(f"ticket {old.id} closed on {old.closed_at:%Y-%m-%d}, more than {desk.reopen_days} days ago: new ticket")
             follows, decision = old.id, ThreadDecision(None, "new", (*decision.reasons, notes[-1]))
@@ -170,7 +174,7 @@ def file_message(
         language = analysis.language  # the customer's language, for the ticket's lifetime
         ticket_id = writer.insert_id(
             Ticket, subject=subject, status=TicketStatus.NEW, queue="support", priority="normal", customer=sender, tags=[],
-            language=language, follows=follows, created_at=now, updated_at=now,
+            language=language, follows=follows, created_at=written, updated_at=now,
         )
         ticket = TicketState(ticket_id, subject, TicketStatus.NEW, "support", "normal", None, sender, language, [])
         writer.event(ticket.id, "ticket.opened", now, inbound_id=inbound_id, customer=sender, follows=follows)
@@ -230,7 +234,10 @@ def file_message(
         thread=decision.how, reasons=list(decision.reasons), attachments=len(mail.parts),
         defects=list(mail.defects[:10]), author="agent" if agent else "customer", proof=" | ".join(notes) or None, seat=seat or None,
     )
-    return Filed(analysis, ticket, message_row_id, new_ticket=new, duplicate=False, thread=decision, received_at=received_at or now, proof=proof, seat=seat)
+    return Filed(
+        analysis, ticket, message_row_id, new_ticket=new, duplicate=False, thread=decision, received_at=received_at or now,
+        proof=proof, history=history, seat=seat,
+    )
 
 
 def _seat(writer: Writer, ticket: TicketState, mail: InboundMail, is_agent: bool, new: bool, desk: Desk) -> tuple[str, str]:

@@ -4,6 +4,10 @@ Each step is a small module under process/steps/ with a `name` and one call taki
 is assembled here and nowhere else, so adding a step is one module and one line. A step that handles a message
 completely (an agent's reply) sets `done`, and the steps after it do not run. The event log names the step
 that recorded each decision.
+
+A step that acts on the world now (sends mail, starts a clock, silences an address) says `live_only = True`;
+for history (mail the folder held when mailbot first saw it) those steps do not run, and one event on the
+ticket names them and says why.
 """
 
 from __future__ import annotations
@@ -38,9 +42,16 @@ class Pipeline:
 
     def __call__(self, writer: Writer, inbound_id: int, filed: Filed, now: datetime) -> MessageContext:
         ctx = MessageContext(writer, inbound_id, filed, now, self.policy())
+        skipped = [s.name for s in self.steps if filed.history and getattr(s, "live_only", False)]
         for step in self.steps:
             if ctx.done:
                 break
+            if step.name in skipped:
+                continue
             ctx.step = step.name
             step(ctx)
+        if skipped:
+            ctx.step = "pipeline"
+            reason = "history: the folder held this message when mailbot first saw it; nothing is sent and no clock starts"
+            ctx.event("steps.skipped", steps=skipped, reason=reason)
         return ctx

@@ -59,12 +59,13 @@ class Claim:
     raw: bytes
     attempts: int
     received_at: datetime
+    history: bool = False  # intake found it in the folder when mailbot first saw the folder
 
 
 CLAIM_BATCH = 50
 
 
-def _claim(sessions: sessionmaker[Session], ctx: RunnerContext) -> list[Claim]:
+def _claim(sessions: sessionmaker[Session], ctx: RunnerContext, history_only: bool = False) -> list[Claim]:
     """Take due rows and count the attempt *before* processing, in its own commit.
 
     A message that kills the process (not just raises) is then still retried later and, after
@@ -76,9 +77,10 @@ def _claim(sessions: sessionmaker[Session], ctx: RunnerContext) -> list[Claim]:
     now = ctx.clock.now()
     desk = ctx.desk
     with unit_of_work(sessions) as session:
+        due = [Inbound.status == InboundStatus.RECEIVED, Inbound.next_attempt_at <= now]
         rows = session.execute(
-            select(Inbound.id, Inbound.attempts, Inbound.fetched_at)
-            .where(Inbound.status == InboundStatus.RECEIVED, Inbound.next_attempt_at <= now)
+            select(Inbound.id, Inbound.attempts, Inbound.fetched_at, Inbound.history)
+            .where(*due, *([Inbound.history.is_(True)] if history_only else []))
             .order_by(Inbound.id)
             .limit(CLAIM_BATCH)
             .with_for_update(skip_locked=True)
@@ -99,7 +101,7 @@ def _claim(sessions: sessionmaker[Session], ctx: RunnerContext) -> list[Claim]:
         session.execute(update(Inbound).where(Inbound.id.in_(ids)).values(attempts=attempts, next_attempt_at=retry_at))
         found = session.execute(select(InboundRaw.inbound_id, InboundRaw.raw).where(InboundRaw.inbound_id.in_(ids)))
         raws = {row_id: raw for row_id, raw in found}
-        return [Claim(row_id=r.id, raw=raws[r.id], attempts=attempts, received_at=r.fetched_at) for r in taken]
+        return [Claim(row_id=r.id, raw=raws[r.id], attempts=attempts, received_at=r.fetched_at, history=r.history) for r in taken]
 
 
 def _quarantine(session: Session, row: Inbound, now: datetime, reason: str) -> None:
@@ -162,7 +164,9 @@ def process_claimed(
     try:
         with unit_of_work(sessions) as session:
             writer = Writer(session.connection())
-            filed = file_message(writer, claim.row_id, mail, ctx.desk, now, received_at=claim.received_at, analysis=analysis)
+            filed = file_message(
+                writer, claim.row_id, mail, ctx.desk, now, received_at=claim.received_at, analysis=analysis, history=claim.history,
+            )
             if after is not None and not filed.duplicate:
                 after(writer, claim.row_id, filed, now)
             if not filed.duplicate and (filed.ticket.changes or not filed.new_ticket):
@@ -199,12 +203,14 @@ def process_pending(
     limit: int | None = None,
     after: AfterFiling | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    history_only: bool = False,
 ) -> RunStats:
-    """Process due rows until none is left, `limit` is reached, or `should_stop()` says so."""
+    """Process due rows until none is left, `limit` is reached, or `should_stop()` says so (with
+    `history_only`, only rows intake marked as history: `mailbot poll --history-only`)."""
     stats = RunStats()
     analyzer = ctx.analysis()
     while (limit is None or stats.handled < limit) and not should_stop():
-        claims = _claim(sessions, ctx)
+        claims = _claim(sessions, ctx, history_only)
         if not claims:
             break
         for i, claim in enumerate(claims):

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -55,7 +56,9 @@ class Base(DeclarativeBase):
 
 
 class MailboxCursor(Base):
-    """How far intake has read one IMAP folder: (UIDVALIDITY, last UID), committed with the messages."""
+    """How far intake has read one folder: (UIDVALIDITY, last UID), committed with the messages; and what the
+    folder held when mailbot first saw it, which is filed as history (IMAP: UIDs up to `history_upto_uid`;
+    a Maildir, whose row has UIDVALIDITY 0: what new/ holds until `history_done_at`)."""
 
     __tablename__ = "mailbox_cursor"
     __table_args__ = (UniqueConstraint("source", "folder", name="uq_cursor_source_folder"),)
@@ -66,6 +69,9 @@ class MailboxCursor(Base):
     uidvalidity: Mapped[int] = mapped_column(BigInteger)
     last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime]
+    first_seen_at: Mapped[datetime | None]  # None: read before history import existed, so it has none
+    history_upto_uid: Mapped[int | None] = mapped_column(BigInteger)
+    history_done_at: Mapped[datetime | None]  # when the first full pass over the folder ended
 
 
 class DeskSecret(Base):
@@ -122,6 +128,8 @@ class Inbound(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"))
     processed_at: Mapped[datetime | None]
+    # The folder held it when mailbot first saw the folder: filed into a ticket, never answered, no clock.
+    history: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class InboundRaw(Base):

@@ -86,7 +86,7 @@ def events(app: App, kind: str) -> list[Event]:
 
 
 def open_ticket(app: App) -> Outbox:
-    run(app, customer_mail("Alice <alice@customer.example>", "Cart broken", "The cart is broken since the update.\n\n> quoted old stuff", message_id="alice-1@customer.example"))
+    run(app, customer_mail("Alice <alice@customer.example>", "Cart broken", "The cart is broken since the update.\n\n> quoted old stuff", message_id="alice-1@customer.example", date=app.clock.now()))
     [note] = rows(app, "agent-notify")
     return note
 
@@ -235,11 +235,11 @@ def test_customer_reply_reopens_a_closed_ticket_or_opens_a_linked_one(app: App, 
     assert ticket(app).status == "closed"
     ack = rows(app, "ack")[0]
     clock.advance(timedelta(days=2))
-    run(app, customer_mail("alice@customer.example", "Re: [#1] Cart broken", "It broke again.", extra=f"In-Reply-To: <{ack.message_id}>\r\n"))
+    run(app, customer_mail("alice@customer.example", "Re: [#1] Cart broken", "It broke again.", extra=f"In-Reply-To: <{ack.message_id}>\r\n", date=clock.now()))
     assert ticket(app).status == "open" and ticket(app).closed_at is None
     run(app, agent_reply("signature", rows(app, "agent-notify")[-1]).replace(b"Done: the module", b"#close\nFixed again. Done: the module"))
     clock.advance(timedelta(days=30))
-    run(app, customer_mail("alice@customer.example", "Re: [#1] Cart broken", "A month later: broken.", extra=f"In-Reply-To: <{ack.message_id}>\r\n"))
+    run(app, customer_mail("alice@customer.example", "Re: [#1] Cart broken", "A month later: broken.", extra=f"In-Reply-To: <{ack.message_id}>\r\n", date=clock.now()))
     assert ticket(app).status == "closed"
     newer = ticket(app, 2)
     assert newer.follows == 1 and newer.customer == "alice@customer.example"

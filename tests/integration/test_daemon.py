@@ -19,7 +19,7 @@ from tests.conftest import ACK_ALL, data, imap_section, write_config
 from tests.support.cli import run_mailbot
 from tests.support.daemon import DaemonProcess
 from tests.support.dovecot import Dovecot, ImapUser
-from tests.support.flow import customer_mail
+from tests.support.flow import customer_mail, sent_now
 from tests.support.smtp import SmtpServer
 from tests.support.waiting import wait_until
 
@@ -54,7 +54,7 @@ def append(dovecot: Dovecot, user: ImapUser, raw: bytes) -> None:
     with IMAPClient("127.0.0.1", port=dovecot.port, ssl=False, timeout=10) as c:
         c.starttls(ssl.create_default_context(cafile=str(dovecot.cert)))
         c.login(user.name, user.password)
-        c.append("INBOX", raw)
+        c.append("INBOX", sent_now(raw))
 
 
 def count(db_url: str, model: Any, *where: Any) -> int:
@@ -69,7 +69,8 @@ def test_mail_in_acknowledgement_out_reply_threads_sigterm_exits(dovecot, imap_u
     cfg = daemon_config(tmp_path, db_url, dovecot, imap_user, smtp)
     daemon = DaemonProcess(cfg, tmp_path / "daemon.log").start()
     try:
-        daemon.wait_for_log("event=daemon.started")
+        # Mail that was there before the daemon first looked at the folder would be history.
+        daemon.wait_for_log("event=intake.first_seen")
         append(dovecot, imap_user, data("plain.eml"))
         [ack] = smtp.handler.wait_for(1)
         assert ack.rcpt_tos == ["alice@customer.example"]
@@ -112,7 +113,7 @@ def test_sighup_reloads_valid_rules_and_keeps_old_ones_otherwise(dovecot, imap_u
     cfg = daemon_config(tmp_path, db_url, dovecot, imap_user, smtp, rules={"dir": str(rules)})
     daemon = DaemonProcess(cfg, tmp_path / "daemon.log").start()
     try:
-        daemon.wait_for_log("event=daemon.started")
+        daemon.wait_for_log("event=intake.first_seen")
         (rules / "10.toml").write_text('[[rule]]\nname = "broken"\nwhen = { subject_matches = "(" }\nthen = { template = "ack" }\n')
         daemon.signal(signal.SIGHUP)
         daemon.wait_for_log("event=rules.reload_failed")
@@ -145,9 +146,11 @@ def test_bad_rules_stop_start_up_with_file_rule_and_key(dovecot, imap_user, smtp
 
 
 def test_run_once_does_each_job_and_exits(dovecot, imap_user, smtp, tmp_path: Path, db_url: str) -> None:
-    dovecot.deliver(imap_user, data("plain.eml"))
-    dovecot.deliver(imap_user, customer_mail("auto@customer.example", "Out of office", extra="Auto-Submitted: auto-replied\r\n"))
     cfg = daemon_config(tmp_path, db_url, dovecot, imap_user, smtp)
+    # Connected to the (empty) mailbox first: the mail that arrives after that is new mail, not history.
+    assert run_mailbot(cfg, "poll", "--history-only").returncode == 0
+    dovecot.deliver(imap_user, sent_now(data("plain.eml")))
+    dovecot.deliver(imap_user, sent_now(customer_mail("auto@customer.example", "Out of office", extra="Auto-Submitted: auto-replied\r\n")))
     result = run_mailbot(cfg, "run", "--once")
     assert result.returncode == 0, result.stderr
     assert len(smtp.handler.received) == 1
@@ -161,6 +164,7 @@ def test_idle_fetches_new_mail_at_once_not_at_the_next_poll(dovecot, imap_user, 
     daemon = DaemonProcess(cfg, tmp_path / "daemon.log").start()
     try:
         daemon.wait_for_log("event=imap.idle")
+        daemon.wait_for_log("event=intake.first_seen")
         appended = time.monotonic()
         append(dovecot, imap_user, data("plain.eml"))
         smtp.handler.wait_for(1, timeout=15)

@@ -52,6 +52,9 @@ def config(tmp_path: Path, db_url: str, dovecot: Dovecot, user: ImapUser, smtp: 
     cfg = write_config(tmp_path / "mailbot.toml", body)
     imported = run_mailbot(cfg, "customers", "import", str(csv))
     assert imported.returncode == 0, imported.stderr
+    # Connect to the mailbox while it is empty: the mail the tests append afterwards is new mail, not history.
+    connected = run_mailbot(cfg, "poll", "--history-only")
+    assert connected.returncode == 0, connected.stderr
     return cfg
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import ROOT
-from tests.support.flow import customer_mail
+from tests.support.flow import customer_mail, sent_now, sent_now
 
 pytestmark = [pytest.mark.slow]
 
@@ -85,7 +85,9 @@ def test_wheel_init_check_config_and_run_once_on_a_maildir(installed: Path, tmp_
     (state / "maildir" / "new").mkdir(parents=True, exist_ok=True)
     for sub in ("cur", "tmp"):
         (state / "maildir" / sub).mkdir(exist_ok=True)
-    (state / "maildir" / "new" / "1.eml").write_bytes(customer_mail("alice@customer.example", "The export fails"))
+    # Connected to the mailbox first: what it already holds is history, filed but not answered.
+    run([mailbot, "--config", config, "poll", "--history-only"], cwd=tmp_path)
+    (state / "maildir" / "new" / "1.eml").write_bytes(sent_now(customer_mail("alice@customer.example", "The export fails")))
     run([mailbot, "--config", config, "run", "--once"], cwd=tmp_path)
     sent = list((state / "outgoing" / "new").iterdir())
     assert len(sent) == 1

@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ import pytest
 from mailbot.store.models import Outbox, Ticket
 from tests.conftest import ACK_ALL, imap_section, write_config
 from tests.integration.test_daemon import FAST, count
+from tests.support.cli import run_mailbot
 from tests.support.daemon import DaemonProcess
 from tests.support.dovecot import Dovecot, ImapUser
 from tests.support.smtp import Received, SmtpServer
@@ -56,10 +59,16 @@ def desk(tmp_path: Path, name: str, db_url: str, address: str, dovecot: Dovecot,
     )
 
 
+def connect(cfg: Path) -> None:
+    """Let the desk see its (empty) mailbox first: what arrives afterwards is new mail, not history."""
+    result = run_mailbot(cfg, "poll", "--history-only")
+    assert result.returncode == 0, result.stderr
+
+
 def plain(sender: str, to: str, subject: str, body: str) -> bytes:
     return (
         f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{uuid.uuid4().hex}@loop.example>\r\n"
-        f"Date: Mon, 02 Mar 2026 09:00:00 +0000\r\n\r\n{body}\r\n"
+        f"Date: {format_datetime(datetime.now(timezone.utc))}\r\n\r\n{body}\r\n"  # the daemons run on the system clock
     ).encode()
 
 
@@ -81,6 +90,7 @@ def test_naive_auto_responder_is_stopped_by_the_daily_cap(dovecot: Dovecot, rout
 
     router.handler.on_message = responder
     cfg = desk(tmp_path, "desk", db_url, "support@example.com", dovecot, support, router, cap)
+    connect(cfg)
     dovecot.deliver(support, plain("bot@responder.example", "support@example.com", "hello", "Are you there?"))
     daemon = DaemonProcess(cfg, tmp_path / "desk.log").start()
     try:
@@ -107,6 +117,8 @@ def test_two_mailbots_stop_after_one_acknowledgement(dovecot: Dovecot, router: S
     db_a, db_b = f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}"
     cfg_a = desk(tmp_path, "a", db_a, "support@desk-a.example", dovecot, user_a, router, 10)
     cfg_b = desk(tmp_path, "b", db_b, "help@desk-b.example", dovecot, user_b, router, 10)
+    connect(cfg_a)
+    connect(cfg_b)
     # Desk B's address writes to desk A (a misconfigured forward, a customer's helpdesk, ...).
     dovecot.deliver(user_a, plain("help@desk-b.example", "support@desk-a.example", "Order 17", "Where is my order?"))
     a = DaemonProcess(cfg_a, tmp_path / "a.log").start()

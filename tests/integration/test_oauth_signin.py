@@ -31,7 +31,7 @@ from mailbot.store.models import Inbound
 from mailbot.time_source import FixedClock
 from tests.conftest import imap_section
 from tests.support.dovecot import Dovecot, ImapUser, make_certificate
-from tests.support.flow import customer_mail
+from tests.support.flow import customer_mail, sent_now
 from tests.support.smtp import OAuthHandler, SmtpServer
 from tests.support.token_endpoint import TokenEndpoint
 from tests.support.waiting import wait_until
@@ -383,7 +383,6 @@ def test_run_once_reads_and_answers_over_oauth2(dovecot, imap_user, token_endpoi
     from tests.conftest import ACK_ALL, write_config
     from tests.support.cli import run_mailbot
 
-    append(dovecot, imap_user, customer_mail("c@customer.example", "my license does not work"))
     cfg = write_config(tmp_path / "mailbot.toml", {
         "mailbot": {"state_dir": str(tmp_path / "state"), "database_url": db_url, "secret": "test-secret-0123456789abcdef",
                     "support_address": "support@example.com"},
@@ -392,10 +391,13 @@ def test_run_once_reads_and_answers_over_oauth2(dovecot, imap_user, token_endpoi
         "smtp": smtp_section(oauth_smtp, token_endpoint, imap_user),
         "imap": [oauth_account(dovecot, imap_user, **client_credentials(token_endpoint, imap_user))],
     })
+    # Connected while the mailbox is empty, so what arrives next is new mail (dated now: the CLI runs on the system clock).
+    assert run_mailbot(cfg, "poll", "--history-only").returncode == 0
+    append(dovecot, imap_user, sent_now(customer_mail("c@customer.example", "my license does not work")))
     result = run_mailbot(cfg, "run", "--once")
     assert result.returncode == 0, result.stderr
     [ack] = oauth_smtp.handler.received
     assert ack.rcpt_tos == ["c@customer.example"]
     assert oauth_smtp.handler.signed_in == [("OAUTHBEARER", imap_user.name)]
-    assert dovecot_logins(dovecot, imap_user) == ["OAUTHBEARER"]
+    assert dovecot_logins(dovecot, imap_user) == ["OAUTHBEARER", "OAUTHBEARER"]  # connecting, then the run
     assert CLIENT_SECRET not in result.stderr and all(i.access_token not in result.stderr for i in token_endpoint.issued)

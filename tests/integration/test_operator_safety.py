@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import imap_section, write_config
 from tests.support.cli import run_mailbot
 from tests.support.dovecot import Dovecot, ImapUser
-from tests.support.flow import customer_mail
+from tests.support.flow import customer_mail, sent_now
 from tests.support.maildir import deliver_to_maildir
 
 SECRET_PW = "S3cretPW-do-not-show"
@@ -37,8 +37,9 @@ def hostile_mail() -> bytes:
 
 
 def test_control_characters_from_mail_are_shown_escaped(tmp_path: Path, db_url: str) -> None:
-    deliver_to_maildir(tmp_path / "Maildir", hostile_mail(), "1.h")
     cfg = config(tmp_path, db_url)
+    assert run_mailbot(cfg, "poll", "--history-only").returncode == 0  # connected first: the next mail is answered
+    deliver_to_maildir(tmp_path / "Maildir", sent_now(hostile_mail()), "1.h")
     assert run_mailbot(cfg, "poll", "--once").returncode == 0
     for args in (("tickets", "list"), ("tickets", "show", "1"), ("tickets", "show", "1", "--full"),
                  ("quarantine", "show", "1", "--raw"), ("outbox", "list"), ("outbox", "show", "1")):
@@ -78,10 +79,12 @@ def test_database_passwords_never_shown(tmp_path: Path, pg_database: str) -> Non
 
 
 def test_files_are_not_readable_by_others_whatever_the_umask(tmp_path: Path) -> None:
-    deliver_to_maildir(tmp_path / "Maildir", customer_mail("alice@customer.example", "hello"), "1.h")
     cfg = config(tmp_path, f"sqlite:///{tmp_path / 's' / 'mailbot.db'}")
     before = os.umask(0)  # a careless shell: the child inherits it
     try:
+        # Connected while the Maildir is empty, so the message after it is answered (and the answer written).
+        assert run_mailbot(cfg, "poll", "--history-only").returncode == 0
+        deliver_to_maildir(tmp_path / "Maildir", sent_now(customer_mail("alice@customer.example", "hello")), "1.h")
         result = run_mailbot(cfg, "run", "--once")
     finally:
         os.umask(before)

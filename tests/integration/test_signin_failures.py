@@ -12,7 +12,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from tests.conftest import ACK_ALL, imap_section, write_config
 from tests.support.cli import run_mailbot
-from tests.support.flow import customer_mail
+from tests.support.flow import customer_mail, sent_now
 from tests.support.maildir import deliver_to_maildir
 from tests.support.smtp import RecordingHandler, SmtpServer
 
@@ -38,7 +38,6 @@ def error_line(stderr: str, event: str) -> str:
 def test_wrong_imap_and_smtp_passwords_are_errors_naming_the_account(dovecot, imap_user, smtp, tmp_path: Path, db_url: str) -> None:
     dovecot.deliver(imap_user, customer_mail("a@customer.example", "never fetched"))
     maildir = tmp_path / "Maildir"
-    deliver_to_maildir(maildir, customer_mail("b@customer.example", "still filed"), "1.h")
     cfg = write_config(tmp_path / "mailbot.toml", {
         "mailbot": {"state_dir": str(tmp_path / "state"), "database_url": db_url, "secret": "test-secret-0123456789abcdef",
                     "support_address": "support@example.com"},
@@ -47,6 +46,9 @@ def test_wrong_imap_and_smtp_passwords_are_errors_naming_the_account(dovecot, im
         "imap": [imap_section(dovecot, imap_user, name="support", password="wrong-imap-pw")],
         "maildir": [{"name": "local", "path": str(maildir)}],
     })
+    # The Maildir is seen once while empty (the IMAP account is refused: exit 1), so what comes next is new mail.
+    assert run_mailbot(cfg, "poll", "--history-only").returncode == 1
+    deliver_to_maildir(maildir, sent_now(customer_mail("b@customer.example", "still filed")), "1.h")
     result = run_mailbot(cfg, "run", "--once")
     assert result.returncode == 1, result.stderr
     imap = error_line(result.stderr, "imap.signin_failed")

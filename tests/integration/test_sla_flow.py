@@ -53,7 +53,8 @@ def app(make_config, clock: FixedClock) -> App:
 
 
 def mail_from(app: App, sender: str, subject: str = "Cart broken", **kw: str) -> None:
-    deliver(app.sessions, app.clock, customer_mail(sender, subject, "The cart is broken since the update, please help us.", **kw))
+    body = "The cart is broken since the update, please help us."
+    deliver(app.sessions, app.clock, customer_mail(sender, subject, body, date=app.clock.now(), **kw))
     app.process()
 
 

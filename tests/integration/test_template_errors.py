@@ -17,7 +17,7 @@ from tests.integration.test_daemon import append, daemon_config
 from tests.support.cli import run_mailbot
 from tests.support.daemon import DaemonProcess
 from tests.support.dovecot import Dovecot, ImapUser
-from tests.support.flow import customer_mail
+from tests.support.flow import customer_mail, sent_now
 from tests.support.smtp import SmtpServer
 
 pytestmark = [pytest.mark.dovecot, pytest.mark.slow]
@@ -66,7 +66,7 @@ def test_sighup_keeps_the_templates_in_force_when_new_ones_do_not_fit(
     cfg = daemon_config(tmp_path, db_url, dovecot, imap_user, smtp, rules={"dir": str(rules)})
     daemon = DaemonProcess(cfg, tmp_path / "daemon.log").start()
     try:
-        daemon.wait_for_log("event=daemon.started")
+        daemon.wait_for_log("event=intake.first_seen")  # mail appended from now on is new mail
         (rules / "templates" / "closed.en.j2").write_text(WRONG_KIND)
         daemon.signal(signal.SIGHUP)
         daemon.wait_for_log("event=rules.reload_failed")
@@ -90,7 +90,8 @@ def test_a_template_that_fails_on_real_data_files_the_message_and_records_the_fa
     rules = rules_with(tmp_path, "ack.en.j2", risky)
     cfg = daemon_config(tmp_path, db_url, dovecot, imap_user, smtp, rules={"dir": str(rules)})
     assert run_mailbot(cfg, "check-config").returncode == 0
-    dovecot.deliver(imap_user, customer_mail("nameless@customer.example", "my question"))
+    assert run_mailbot(cfg, "poll", "--history-only").returncode == 0  # connected before the mail arrives
+    dovecot.deliver(imap_user, sent_now(customer_mail("nameless@customer.example", "my question")))
     result = run_mailbot(cfg, "run", "--once")
     assert result.returncode == 0, result.stderr
     assert "level=error event=mail.render_failed" in result.stderr

@@ -17,7 +17,7 @@ from mailbot.time_source import FixedClock
 from tests.conftest import ACK_ALL, write_config
 from tests.support.cli import run_mailbot
 from tests.support.daemon import DaemonProcess
-from tests.support.flow import customer_mail
+from tests.support.flow import customer_mail, sent_now
 from tests.support.maildir import deliver_to_maildir
 from tests.support.waiting import wait_until
 
@@ -153,7 +153,7 @@ def test_killed_daemon_s_source_is_taken_over_by_another(tmp_path: Path, pg_data
     try:
         wait_until(lambda: "event=daemon.started" in b.log, timeout=120, what="B to start")
         a.kill()
-        deliver_to_maildir(tmp_path / "maildir", customer_mail("late@customer.example", "after the kill"), "1")
+        deliver_to_maildir(tmp_path / "maildir", sent_now(customer_mail("late@customer.example", "after the kill")), "1")
         wait_until(lambda: "event=source.taken_over source=local worker=b previous=a" in b.log, timeout=60, what="B to take over")
         outgoing = tmp_path / "b" / "outgoing" / "new"
         wait_until(lambda: outgoing.is_dir() and any(outgoing.iterdir()), timeout=60, what="the acknowledgement")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import uuid
+from datetime import datetime, timezone
+from email.utils import format_datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -55,9 +58,19 @@ def reply(template: str, **values: str) -> bytes:
     return text.encode()
 
 
-def customer_mail(sender: str, subject: str, body: str = "Hello", message_id: str | None = None, extra: str = "") -> bytes:
+def customer_mail(
+    sender: str, subject: str, body: str = "Hello", message_id: str | None = None, extra: str = "", date: datetime | None = None,
+) -> bytes:
     mid = message_id or f"{uuid.uuid4().hex}@customer.example"
+    stamp = format_datetime(date) if date is not None else "Mon, 02 Mar 2026 09:00:00 +0000"
     return (
         f"From: {sender}\r\nTo: {SUPPORT}\r\nSubject: {subject}\r\nMessage-ID: <{mid}>\r\n"
-        f"Date: Mon, 02 Mar 2026 09:00:00 +0000\r\n{extra}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+        f"Date: {stamp}\r\n{extra}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
     ).encode()
+
+
+def sent_now(raw: bytes) -> bytes:
+    """`raw` dated as sent just now by the system clock, for tests of the daemon, which runs on that clock
+    (mail older than [intake] max_ack_age_hours by its own Date is not acknowledged)."""
+    stamp = format_datetime(datetime.now(timezone.utc)).encode()
+    return re.sub(rb"(?mi)^Date:[^\r\n]*", b"Date: " + stamp, raw, count=1)

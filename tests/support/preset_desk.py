@@ -50,6 +50,9 @@ class DeskUnderTest:
         csv.write_text(customers)
         imported = run_mailbot(self.config, "customers", "import", str(csv))
         assert imported.returncode == 0, imported.stdout + imported.stderr
+        # Connect to the mailbox while it is empty: the mail the tests write afterwards is new mail, not history.
+        connected = run_mailbot(self.config, "poll", "--history-only")
+        assert connected.returncode == 0, connected.stdout + connected.stderr
         self.seen = 0
         self.logs = ""  # everything `mailbot run` wrote to its output and log
         self.tmp_path = tmp_path

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from mailbot.config import embedded_default, load
+from mailbot.config import embedded_default, load, parse
 from mailbot.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
@@ -63,6 +64,9 @@ def test_relative_paths_resolve_against_the_config_file(tmp_path: Path) -> None:
         ('[processing]\nmax_attempts = 0\n', "processing.max_attempts", "greater than or equal to 1"),
         ('[mailbot\n', "", "not valid TOML"),
         ('[mailbot]\nsecret = "short"\n', "mailbot", "at least 16 characters"),
+        ('[intake]\nhistory_before = "2026-01-01"\n', "intake.history_before", "valid date"),
+        ('[intake]\nmax_ack_age_hours = -1\n', "intake.max_ack_age_hours", "greater than or equal to 0"),
+        ('[intake]\nhistory = "yes"\n', "intake.history", "valid boolean"),
     ],
 )
 def test_errors_name_file_key_and_reason(tmp_path: Path, text: str, key: str, reason: str) -> None:
@@ -101,3 +105,17 @@ def test_the_example_copied_elsewhere_validates(tmp_path: Path, monkeypatch: pyt
     copy.parent.mkdir()
     copy.write_text((Path(__file__).resolve().parents[2] / "config.example.toml").read_text())
     assert load(copy).rules_dir.name == "default"
+
+
+def test_history_before_is_a_toml_date_or_date_time_in_the_desk_zone(tmp_path: Path) -> None:
+    cases = {
+        "2026-01-01": datetime(2025, 12, 31, 23, 0, tzinfo=timezone.utc),  # midnight in Berlin
+        "2026-01-01T10:00:00": datetime(2026, 1, 1, 9, 0, tzinfo=timezone.utc),
+        "2026-01-01T10:00:00+03:00": datetime(2026, 1, 1, 10, 0, tzinfo=timezone(timedelta(hours=3))),
+    }
+    for literal, expected in cases.items():
+        config = parse(f'[mailbot]\ntimezone = "Europe/Berlin"\n[intake]\nhistory_before = {literal}\n', tmp_path / "m.toml")
+        intake = config.settings.intake
+        assert intake.history_cutoff(config.settings.mailbot.timezone) == expected, literal
+    defaults = parse("", tmp_path / "m.toml").settings.intake
+    assert (defaults.history, defaults.history_before, defaults.history_open_days, defaults.max_ack_age_hours) == (True, None, 14, 72.0)

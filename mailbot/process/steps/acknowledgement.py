@@ -1,7 +1,8 @@
 """Answer the customer with the template the rules chose, unless loop protection forbids it (and say why).
 
 Loop protection is mechanism, not policy: whatever the rules say, automatic mail, our own mail, suppressed
-(bounced) addresses and addresses past the daily cap get no automatic reply.
+(bounced) addresses and addresses past the daily cap get no automatic reply. Neither does mail whose own
+timestamps show it older than [intake] max_ack_age_hours (restored from a backup, left days in a queue).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from mailbot.core.mail import Address
+from mailbot.core.mail_age import too_old_to_acknowledge
 from mailbot.core.template_contexts import ReplyContext
 from mailbot.logs import log
 from mailbot.outbox.bot_mail import BotMail, BotMailer
@@ -22,11 +24,13 @@ logger = logging.getLogger("mailbot.respond")
 
 class Acknowledge:
     name = "answer"
+    live_only = True  # not run for history (process/pipeline.py)
 
-    def __init__(self, desk: Desk, mailer: BotMailer, max_auto_replies_per_day: int) -> None:
+    def __init__(self, desk: Desk, mailer: BotMailer, max_auto_replies_per_day: int, max_age_hours: float = 0) -> None:
         self.desk = desk
         self.mailer = mailer
         self.max_per_day = max_auto_replies_per_day
+        self.max_age_hours = max_age_hours  # 0: any age is answered
 
     def why_not(self, ctx: MessageContext, target: Address | None) -> str | None:
         if ctx.automatic:
@@ -37,6 +41,9 @@ class Acknowledge:
             return f"{ctx.filed.mail.sender.addr if ctx.filed.mail.sender else 'the sender'} has no seat on ticket {ctx.ticket.id}: sent nothing until an agent admits them"
         if self.desk.is_own_address(target.addr):
             return f"{target.addr} is our own address"
+        too_old = too_old_to_acknowledge(ctx.mail.headers, ctx.filed.received_at or ctx.now, self.max_age_hours)
+        if too_old is not None:
+            return too_old
         blocked = suppression_of(ctx.writer.conn, target.addr)
         if blocked is not None:
             return f"{target.addr} gets no automatic mail since {blocked[0]:%Y-%m-%d}: {blocked[1]}"

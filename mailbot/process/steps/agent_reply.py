@@ -8,6 +8,7 @@ from mailbot.process.message_context import MessageContext
 
 class AgentReply:
     name = "agent-reply"
+    live_only = True  # not run for history (process/pipeline.py)
 
     def __init__(self, agents: AgentMail) -> None:
         self.agents = agents

@@ -26,6 +26,7 @@ logger = logging.getLogger("mailbot.bounces")
 
 class RecordBounce:
     name = "bounce"
+    live_only = True  # not run for history (process/pipeline.py)
 
     def __init__(self, desk: Desk) -> None:
         self.desk = desk

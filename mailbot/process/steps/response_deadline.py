@@ -8,6 +8,7 @@ from mailbot.process.message_context import MessageContext
 
 class StartResponseClock:
     name = "deadline"
+    live_only = True  # not run for history (process/pipeline.py)
 
     def __call__(self, ctx: MessageContext) -> None:
         ent, decision = ctx.entitlement, ctx.decision

@@ -11,6 +11,7 @@ from mailbot.process.message_context import MessageContext
 
 class NotifyRuleRecipients:
     name = "notify"
+    live_only = True  # not run for history (process/pipeline.py)
 
     def __init__(self, mailer: BotMailer, language: str) -> None:
         self.mailer = mailer
