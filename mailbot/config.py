@@ -428,6 +428,7 @@ class Agents(Strict):
 
 class Logging(Strict):
     level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["logfmt", "json"] = "logfmt"
 
 
 class Settings(Strict):
