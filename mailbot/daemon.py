@@ -4,6 +4,10 @@ Four fixed jobs — poll, process, flush the outbox, sweep deadlines — each ma
 Blocking work (imapclient, SQLAlchemy) runs in worker threads; aiosmtplib runs on the loop. A stage that
 produced work wakes the next one at once instead of waiting for its interval. SIGTERM stops taking work,
 lets the current transaction finish and exits 0; SIGHUP reloads the rules if they validate.
+
+A job that fails backs off (its interval, doubling, capped); a database that went away is one error line,
+checked with a doubling delay, and one info line when it answers again. The systemd watchdog is pinged only
+while every job makes progress.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import asyncio
 import logging
 import signal
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -20,11 +25,17 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from mailbot import systemd
 from mailbot.app import App
+from mailbot.core.backoff import backoff
+from mailbot.core.job_health import JobHealth
 from mailbot.logs import log
+from mailbot.store import reachability
+from mailbot.store.db import unit_of_work
+from mailbot.store.queue_counts import queue_counts
 
 logger = logging.getLogger("mailbot.daemon")
 
 SHUTDOWN_GRACE_SECONDS = 20.0
+STATUS_SECONDS = 30.0  # how often STATUS= is refreshed under systemd without a watchdog
 
 
 class Daemon:
@@ -33,32 +44,50 @@ class Daemon:
         self.stopping = threading.Event()
         self._running: set[asyncio.Task[Any]] = set()
         self.scheduler: AsyncIOScheduler | None = None
+        every = app.config.settings.schedule
+        self.health = JobHealth(time.monotonic(), every.stall_seconds, every.retry_max_seconds)
+        self.db_down_since: float | None = None  # monotonic time the database stopped answering
+        self._db_checks = 0
+        self._db_next_check = 0.0
+        self._db_lock = asyncio.Lock()
+        self._stalled_logged: set[str] = set()
+        self.last_poll: datetime | None = None
 
     def should_stop(self) -> bool:
         return self.stopping.is_set()
 
+    def checker(self, job: str) -> Callable[[], bool]:
+        """`should_stop` for one job: each call between two items is also its sign of progress."""
+
+        def should_stop() -> bool:
+            self.health.progress(job, time.monotonic())
+            return self.stopping.is_set()
+
+        return should_stop
+
     # the jobs ----------------------------------------------------------------------------------------
     async def poll(self) -> int:
-        stored = await asyncio.to_thread(self.app.poll, self.should_stop)
+        stored = await asyncio.to_thread(self.app.poll, self.checker("poll"))
+        self.last_poll = datetime.now(timezone.utc)
         if stored:
             self.wake("process")
         return stored
 
     async def process(self) -> int:
-        stats = await asyncio.to_thread(self.app.process, self.should_stop)
+        stats = await asyncio.to_thread(self.app.process, self.checker("process"))
         if stats.handled:
             log(logger, logging.INFO, "process.done", filed=stats.done, duplicates=stats.duplicates, retry=stats.retried, quarantined=stats.quarantined)
             self.wake("outbox")
         return stats.handled
 
     async def outbox(self) -> int:
-        stats = await self.app.sender.flush(self.should_stop)
+        stats = await self.app.sender.flush(self.checker("outbox"))
         if stats.sent or stats.failed or stats.retry:
             log(logger, logging.INFO, "outbox.done", sent=stats.sent, retry=stats.retry, failed=stats.failed)
         return stats.sent
 
     async def sweep(self) -> int:
-        fired = await asyncio.to_thread(self.app.sweep, self.should_stop)
+        fired = await asyncio.to_thread(self.app.sweep, self.checker("sweep"))
         if fired:
             self.wake("outbox")
         return fired
@@ -76,26 +105,108 @@ class Daemon:
         await asyncio.to_thread(self.app.sync_customers)
 
     async def watchdog(self) -> None:
-        systemd.notify("WATCHDOG=1")
+        """Ping the watchdog only while every job makes progress; STATUS= says how the desk is doing."""
+        stalled = self.health.stalled(time.monotonic())
+        for name, seconds in stalled:
+            if name not in self._stalled_logged:
+                log(logger, logging.ERROR, "job.stuck", job=name, quiet_s=round(seconds), note="watchdog pings stopped")
+                self._stalled_logged.add(name)
+        if stalled:
+            systemd.notify("STATUS=stuck: " + ", ".join(f"{n} for {round(s)} s" for n, s in stalled))
+            return
+        self._stalled_logged.clear()
+        systemd.notify("WATCHDOG=1", f"STATUS={await self.status_line()}")
+
+    async def status_line(self) -> str:
+        """One line for `systemctl status`: backlog, outbox queue, last poll."""
+        if self.db_down_since is not None:
+            return f"database unavailable for {round(time.monotonic() - self.db_down_since)} s"
+        try:
+            counts = await asyncio.to_thread(self._counts)
+        except Exception as exc:  # a status line is never worth a failure
+            return f"counts unavailable ({type(exc).__name__})"
+        polled = self.last_poll.strftime("%H:%M:%S UTC") if self.last_poll else "not yet"
+        return f"backlog {counts.inbound_waiting}, outbox {counts.outbox_queued} queued, last poll {polled}"
+
+    def _counts(self) -> Any:
+        with unit_of_work(self.app.sessions) as session:
+            return queue_counts(session)
+
+    def reload(self) -> None:
+        """SIGHUP: RELOADING=1, reload the rules if they validate, READY=1."""
+        systemd.reloading()
+        self.app.reload_policy()
+        systemd.notify("READY=1", "STATUS=rules reloaded")
 
     # plumbing ----------------------------------------------------------------------------------------
     def _guarded(self, name: str, job: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
-        """Run a job as a tracked task (so shutdown can wait for it) that logs instead of dying."""
+        """Run a job as a tracked task (so shutdown can wait for it) that logs instead of dying, backs off
+        after a failure, and waits while the database is down."""
 
         async def run() -> None:
-            if self.should_stop():
+            if self.should_stop() or not self.health.may_run(name, time.monotonic()):
+                return
+            if not await self._database_answers():
+                self.health.waited(name, time.monotonic())
                 return
             task = asyncio.current_task()
             assert task is not None
             self._running.add(task)
+            self.health.begin(name, time.monotonic())
+            ok = False
             try:
                 await job()
-            except Exception:
-                log(logger, logging.ERROR, "job.failed", job=name, exc_info=True)
+                ok = True
+            except Exception as exc:
+                if not (reachability.may_be_unreachable(exc) and await self._database_lost(name, exc)):
+                    delay = self.health.end(name, time.monotonic(), ok=False)
+                    log(logger, logging.ERROR, "job.failed", job=name, retry_in_s=round(delay, 1), exc_info=True)
+                    return
+                ok = True  # not the job's fault: it runs again as soon as the database is back
             finally:
                 self._running.discard(task)
+                if ok:
+                    self.health.end(name, time.monotonic(), ok=True)
 
         return run
+
+    async def _database_lost(self, job: str, exc: BaseException) -> bool:
+        """After a connection error in `job`: whether the database is down (then the outage is logged once)."""
+        async with self._db_lock:
+            if self.db_down_since is not None:
+                return True
+            reason = await asyncio.to_thread(reachability.probe, self.app.engine)
+            if reason is None:
+                return False  # it answers: the job itself failed
+            self.db_down_since = time.monotonic()
+            self._db_checks = 1
+            delay = backoff(1, 1.0, self.app.config.settings.schedule.retry_max_seconds).total_seconds()
+            self._db_next_check = self.db_down_since + delay
+            log(logger, logging.ERROR, "db.unavailable", job=job, error=reason, next_check_in_s=delay)
+            return True
+
+    async def _database_answers(self) -> bool:
+        """True unless the database is down; while it is, ask it again with a doubling delay."""
+        if self.db_down_since is None:
+            return True
+        async with self._db_lock:
+            if self.db_down_since is None:
+                return True
+            now = time.monotonic()
+            if now < self._db_next_check:
+                return False
+            reason = await asyncio.to_thread(reachability.probe, self.app.engine)
+            if reason is not None:
+                self._db_checks += 1
+                delay = backoff(self._db_checks, 1.0, self.app.config.settings.schedule.retry_max_seconds).total_seconds()
+                self._db_next_check = time.monotonic() + delay
+                log(logger, logging.DEBUG, "db.still_unavailable", error=reason, checks=self._db_checks, next_check_in_s=delay)
+                return False
+            log(logger, logging.INFO, "db.available", down_s=round(now - self.db_down_since, 1), checks=self._db_checks)
+            self.db_down_since = None
+        for job_id in ("poll", "process", "outbox", "sweep"):
+            self.wake(job_id)
+        return True
 
     def wake(self, job_id: str) -> None:
         if self.scheduler is not None and not self.should_stop():
@@ -133,7 +244,7 @@ class Daemon:
 
         loop.add_signal_handler(signal.SIGTERM, on_stop, "SIGTERM")
         loop.add_signal_handler(signal.SIGINT, on_stop, "SIGINT")
-        loop.add_signal_handler(signal.SIGHUP, lambda: loop.run_in_executor(None, self.app.reload_policy))
+        loop.add_signal_handler(signal.SIGHUP, lambda: loop.run_in_executor(None, self.reload))
 
         sched = self.scheduler = AsyncIOScheduler(timezone=timezone.utc, event_loop=loop)
         every = self.app.config.settings.schedule
@@ -146,19 +257,22 @@ class Daemon:
             ("reminders", self.reminders, every.reminders_seconds),
             ("redaction", self.redaction, every.redaction_seconds),
         ):
+            self.health.add(job_id, seconds)
             sched.add_job(
                 self._guarded(job_id, fn), "interval", seconds=seconds, id=job_id, name=job_id, next_run_time=now,
                 max_instances=1, coalesce=True, misfire_grace_time=None,
             )
         customers = self.app.config.settings.customers
         if customers.sql_url:
+            self.health.add("sync", customers.sync_minutes * 60)
             sched.add_job(
                 self._guarded("sync", self.sync), "interval", minutes=customers.sync_minutes, id="sync", name="sync",
                 next_run_time=now, max_instances=1, coalesce=True,
             )
-        interval = systemd.watchdog_interval()
+        interval = systemd.watchdog_interval() or (STATUS_SECONDS if systemd.enabled() else None)
         if interval:
-            sched.add_job(self.watchdog, "interval", seconds=interval, id="watchdog", name="watchdog", next_run_time=now)
+            sched.add_job(self.watchdog, "interval", seconds=interval, id="watchdog", name="watchdog", next_run_time=now,
+                          max_instances=1, coalesce=True)
         sched.start()
         def wake_poll() -> None:
             loop.call_soon_threadsafe(self.wake, "poll")

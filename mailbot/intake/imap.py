@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailbot import failpoints
 from mailbot.config import ImapConfig
+from mailbot.core.backoff import backoff
 from mailbot.intake.inbound import Fetched, store_raw
 from mailbot.intake.mail_source import FolderStats, HealthRecord, PollResult, PushWatcher, SourceHealth
 from mailbot.logs import log
@@ -71,6 +72,7 @@ class ImapSource:
         self.clock = clock
         self._client: IMAPClient | None = None
         self._delay = 0.0
+        self._failures = 0  # consecutive failed polls
         self._next_try: datetime | None = None
         self._health = HealthRecord(account.name, "imap")
 
@@ -112,16 +114,20 @@ class ImapSource:
             return PollResult(self.name, ok=False, error="waiting to reconnect", backing_off=True)
         result = PollResult(self.name, ok=True)
         try:
-            if self._client is None:
-                self._client = self.connect()
-                log(logger, logging.INFO, "imap.connected", source=self.name, host=self.account.host)
-            for folder in self.account.folders:
-                if should_stop():
-                    break
-                result.folders.append(self._poll_folder(self._client, folder))
+            try:
+                self._poll_folders(result, should_stop)
+            except CONNECTION_ERRORS as exc:
+                if not result.reused or isinstance(exc, LoginError):
+                    raise
+                # The connection kept from the last poll died meanwhile (a server restart): one fresh try
+                # before calling it an outage.
+                self.close()
+                result.folders.clear()
+                self._poll_folders(result, should_stop)
         except CONNECTION_ERRORS + (InsecureConnection,) as exc:
             self.close()
-            self._delay = min(max(self._delay * 2, 1.0), self.account.reconnect_max_seconds)
+            self._failures += 1
+            self._delay = backoff(self._failures, 1.0, self.account.reconnect_max_seconds).total_seconds()
             self._next_try = now + timedelta(seconds=self._delay)
             result.ok = False
             result.error = f"{type(exc).__name__}: {exc}"
@@ -132,14 +138,28 @@ class ImapSource:
                     username=self.account.username, auth=self.account.auth, error=str(exc), retry_in_s=round(self._delay, 1),
                 )
             else:
+                # Once when the outage starts; the retries that follow are debug lines.
                 log(
-                    logger, logging.WARNING, "imap.unavailable", source=self.name, host=self.account.host,
-                    error=result.error, retry_in_s=round(self._delay, 1),
+                    logger, logging.WARNING if self._failures == 1 else logging.DEBUG, "imap.unavailable", source=self.name,
+                    host=self.account.host, error=result.error, attempt=self._failures, retry_in_s=round(self._delay, 1),
                 )
             return result
+        if self._failures:
+            log(logger, logging.INFO, "imap.reconnected", source=self.name, host=self.account.host, attempts=self._failures)
+        self._failures = 0
         self._delay = 0.0
         self._next_try = None
         return result
+
+    def _poll_folders(self, result: PollResult, should_stop: Callable[[], bool]) -> None:
+        result.reused = self._client is not None
+        if self._client is None:
+            self._client = self.connect()
+            log(logger, logging.INFO if not self._failures else logging.DEBUG, "imap.connected", source=self.name, host=self.account.host)
+        for folder in self.account.folders:
+            if should_stop():
+                break
+            result.folders.append(self._poll_folder(self._client, folder))
 
     def _poll_folder(self, client: IMAPClient, folder: str) -> FolderStats:
         acc = self.account

@@ -1,7 +1,8 @@
 """Send queued outbox rows: SMTP over one reused aiosmtplib connection (or a Maildir for the embedded default).
 
-4xx replies and connection trouble retry with exponential backoff until the row's deadline; 5xx marks it
-failed. A row is claimed (its retry time pushed out as a lease) before sending and marked sent after, so a
+4xx replies retry with exponential backoff until the row's deadline; 5xx marks it failed. A server that cannot
+be reached pauses sending (doubling, capped) and leaves the row as it was: only a server's answer counts as an
+attempt. A row is claimed (its retry time pushed out as a lease) before sending and marked sent after, so a
 crash in between can resend it — with the same Message-ID — but nothing else sends twice.
 """
 
@@ -184,6 +185,7 @@ class SendStats:
     sent: int = 0
     retry: int = 0
     failed: int = 0
+    unreachable: bool = False  # the server could not be used; nothing was counted against any row
 
 
 class OutboxSender:
@@ -195,8 +197,9 @@ class OutboxSender:
         # A claimed row is not taken again before this, unless it was sent: long enough for one send.
         self.lease = timedelta(seconds=cfg.timeout_seconds * 4)
         self._paused_until: datetime | None = None
+        self.outages = 0  # consecutive flushes that found the server unusable
 
-    def _claim(self) -> tuple[int, str, list[str], bytes] | None:
+    def _claim(self) -> tuple[int, str, list[str], bytes, datetime] | None:
         """Take the next due row, one at a time, so a lease only ever covers a single send."""
         now = self.clock.now()
         with unit_of_work(self.sessions) as s:
@@ -209,9 +212,27 @@ class OutboxSender:
             ).one_or_none()
             if row is None:
                 return None
+            due = row.next_attempt_at
             row.attempts += 1
             row.next_attempt_at = now + self.lease
-            return row.id, row.mail_from, list(row.recipients), row.raw
+            return row.id, row.mail_from, list(row.recipients), row.raw, due
+
+    def _release(self, row_id: int, due: datetime, error: str) -> None:
+        """Give back a row the server never answered for: attempts and next attempt as they were, and why."""
+        with unit_of_work(self.sessions) as s:
+            row = s.get_one(Outbox, row_id)
+            if row.status == "queued":
+                row.attempts = max(row.attempts - 1, 0)
+                row.next_attempt_at = due
+                row.last_error = f"not sent, server unavailable: {error}"
+
+    def _unreachable(self, error: str) -> None:
+        """Pause sending, doubling the pause each time; the outage is a warning once, then debug lines."""
+        self.outages += 1
+        pause = backoff(self.outages, max(self.cfg.retry_base_seconds, 1.0), self.cfg.retry_max_seconds)
+        self._paused_until = self.clock.now() + pause
+        level = logging.WARNING if self.outages == 1 else logging.DEBUG
+        log(logger, level, "smtp.unavailable", host=self.cfg.host, error=error, attempt=self.outages, retry_in_s=pause.total_seconds())
 
     def _settle(self, row_id: int, outcome: str, error: str | None = None, refused: dict[str, tuple[int, str]] | None = None) -> str:
         now = self.clock.now()
@@ -257,22 +278,26 @@ class OutboxSender:
             claimed = await asyncio.to_thread(self._claim)
             if claimed is None:
                 break
-            row_id, mail_from, recipients, raw = claimed
+            row_id, mail_from, recipients, raw, due = claimed
             try:
                 accepted = await self.transport.send(mail_from, recipients, raw)
             except PermanentFailure as exc:
                 outcome = await asyncio.to_thread(self._settle, row_id, "failed", str(exc))
             except ConnectionTrouble as exc:
-                await asyncio.to_thread(self._settle, row_id, "retry", str(exc))
-                # Every other row would fail the same way: leave them queued and wait before trying again.
-                self._paused_until = self.clock.now() + backoff(1, self.cfg.retry_base_seconds, self.cfg.retry_max_seconds)
-                stats.retry += 1
+                # Not this row's fault, and every other row would fail the same way: leave them all as they
+                # were and wait before trying again.
+                await asyncio.to_thread(self._release, row_id, due, str(exc))
+                self._unreachable(str(exc))
+                stats.unreachable = True
                 return stats
             except TemporaryFailure as exc:
                 outcome = await asyncio.to_thread(self._settle, row_id, "retry", str(exc))
             else:
                 failpoints.reached("outbox.after_send")
                 outcome = await asyncio.to_thread(self._settle, row_id, "sent", None, accepted.refused)
+            if self.outages:
+                log(logger, logging.INFO, "smtp.available", host=self.cfg.host, attempts=self.outages)
+                self.outages = 0
             if outcome == "sent":
                 stats.sent += 1
             elif outcome == "failed":
