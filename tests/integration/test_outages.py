@@ -133,3 +133,25 @@ def test_database_outage_backs_off_and_recovers(tmp_path: Path, pg_database: str
     assert len(errors) == 1 and "event=db.unavailable" in errors[0]
     assert len(daemon.lines("event=db.available")) == 1 and " level=info " in daemon.lines("event=db.available")[0]
     assert count(pg_database, Outbox, Outbox.status == "sent") == 2
+
+
+@pytest.mark.dovecot
+def test_idle_refused_sign_in_is_one_error_naming_the_account(dovecot, imap_user, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+    import threading
+
+    from mailbot.config import ImapConfig
+    from mailbot.intake.idle import IdleWatcher
+
+    caplog.set_level(logging.DEBUG, logger="mailbot.intake.idle")
+    account = ImapConfig(**imap_section(dovecot, imap_user, password="wrong-pw", reconnect_max_seconds=0.2))
+    watcher = IdleWatcher(account, threading.Event().set)
+    watcher.start()
+    try:
+        wait_until(lambda: watcher.failures >= 4, timeout=30, what="four refused sign-ins")
+    finally:
+        watcher.stop()
+    loud = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [(r.getMessage(), r.levelname) for r in loud] == [("imap.signin_failed", "ERROR")]
+    fields = loud[0].kv  # type: ignore[attr-defined]
+    assert fields["source"] == "support" and fields["username"] == imap_user.name and "wrong-pw" not in str(fields)

@@ -3,6 +3,7 @@ pings that stop when a job hangs in a thread, RELOADING/READY around SIGHUP, and
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import socket
@@ -63,8 +64,15 @@ def test_watchdog_pings_only_while_jobs_progress(tmp_path: Path, db_url: str, no
         "rules": {"dir": str(ACK_ALL)},
         "maildir": [{"name": "local", "path": str(maildir)}],
     })
-    env = {"NOTIFY_SOCKET": str(notify.path), "WATCHDOG_USEC": "1000000", "MAILBOT_HANG_AT": "process.after_claim"}
-    daemon = DaemonProcess(cfg, tmp_path / "daemon.log", env=env).start()
+    log = tmp_path / "daemon.log"
+    log.touch()
+    st = os.stat(log)
+    # As under systemd: stderr goes to the journal, whose stream JOURNAL_STREAM names (device:inode).
+    env = {
+        "NOTIFY_SOCKET": str(notify.path), "WATCHDOG_USEC": "1000000", "JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}",
+        "MAILBOT_HANG_AT": "process.after_claim",
+    }
+    daemon = DaemonProcess(cfg, log, env=env).start()
     try:
         notify.wait_for("READY=1")
         ping = notify.wait_for("WATCHDOG=1")
@@ -91,4 +99,8 @@ def test_watchdog_pings_only_while_jobs_progress(tmp_path: Path, db_url: str, no
         if daemon.running():
             daemon.kill()
     stuck = daemon.lines("event=job.stuck")
-    assert len(stuck) == 1 and " level=error " in stuck[0] and "job=process" in stuck[0]
+    assert len(stuck) == 1 and stuck[0].startswith("<3>level=error event=job.stuck job=process ")
+    # Every line carries its syslog priority for journald (`journalctl -p warning` finds the stuck job).
+    lines = daemon.log.splitlines()
+    assert lines and all(re.match(r"<[3467]>level=", line) for line in lines), lines
+    assert [line for line in lines if line.startswith("<6>")] and not [line for line in lines if "time=" in line]
