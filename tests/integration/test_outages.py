@@ -155,3 +155,44 @@ def test_idle_refused_sign_in_is_one_error_naming_the_account(dovecot, imap_user
     assert [(r.getMessage(), r.levelname) for r in loud] == [("imap.signin_failed", "ERROR")]
     fields = loud[0].kv  # type: ignore[attr-defined]
     assert fields["source"] == "support" and fields["username"] == imap_user.name and "wrong-pw" not in str(fields)
+
+
+@pytest.mark.dovecot
+def test_idle_notices_a_socket_closed_without_bye_and_renews_idle(dovecot, imap_user, caplog: pytest.LogCaptureFixture) -> None:
+    """The connection cut between mailbot and the server (a proxy stopped): no BYE, only EOF."""
+    import logging
+    import threading
+
+    from mailbot.config import ImapConfig
+    from mailbot.intake.idle import IdleWatcher
+
+    caplog.set_level(logging.DEBUG, logger="mailbot.intake.idle")
+    proxy = TcpProxy("127.0.0.1", dovecot.port).start()
+    section = imap_section(dovecot, imap_user, port=proxy.port, reconnect_max_seconds=1, idle_renew_seconds=0.5)
+    news = threading.Event()
+    watcher = IdleWatcher(ImapConfig(**section), news.set)
+    watcher.start()
+    try:
+        def events(name: str) -> list[logging.LogRecord]:
+            return [r for r in caplog.records if r.getMessage() == name]
+
+        wait_until(lambda: events("imap.idle"), what="IDLE")
+        # Re-issued before the configured timeout, and still hearing about new mail afterwards.
+        wait_until(lambda: len(events("imap.idle_renewed")) >= 2, what="two renewals")
+        append(dovecot, imap_user, data("plain.eml"))
+        assert news.wait(15)
+        news.clear()
+
+        proxy.stop()
+        wait_until(lambda: events("imap.idle_lost"), timeout=15, what="the cut to be noticed")
+        error = events("imap.idle_lost")[0].kv["error"]  # type: ignore[attr-defined]
+        assert "closed the connection" in error or "EOF" in error  # seen while waiting, or while renewing
+        wait_until(lambda: watcher.failures >= 2, what="a failed reconnection")
+        proxy.start()
+        wait_until(lambda: events("imap.idle_restored"), what="IDLE again")
+        assert news.wait(15)  # a look at once for mail that came during the cut
+    finally:
+        watcher.stop()
+        proxy.stop()
+    loud = [(r.getMessage(), r.levelname) for r in caplog.records if r.levelno >= logging.WARNING]
+    assert loud == [("imap.idle_lost", "WARNING")]
