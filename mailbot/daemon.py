@@ -27,6 +27,7 @@ from mailbot import systemd
 from mailbot.app import App
 from mailbot.core.backoff import backoff
 from mailbot.core.job_health import JobHealth
+from mailbot.intake.mail_source import PushWatcher
 from mailbot.logs import log
 from mailbot.store import reachability
 from mailbot.store.db import unit_of_work
@@ -52,6 +53,12 @@ class Daemon:
         self._db_lock = asyncio.Lock()
         self._stalled_logged: set[str] = set()
         self.last_poll: datetime | None = None
+        self._watchers: dict[str, PushWatcher] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _wake_poll_threadsafe(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self.wake, "poll")
 
     def should_stop(self) -> bool:
         return self.stopping.is_set()
@@ -103,6 +110,20 @@ class Daemon:
 
     async def sync(self) -> None:
         await asyncio.to_thread(self.app.sync_customers)
+
+    async def leases(self) -> None:
+        """Renew the sources' leases; push watching (IDLE) runs exactly on the sources this worker holds."""
+        taken, _ = await asyncio.to_thread(self.app.hold_sources)
+        for name in [n for n in self._watchers if n not in self.app.held]:
+            await asyncio.to_thread(self._watchers.pop(name).stop)
+        for src in self.app.sources:
+            if src.name in self.app.held and src.name not in self._watchers and not self.should_stop():
+                watcher = src.watcher(self._wake_poll_threadsafe)
+                if watcher is not None:
+                    watcher.start()
+                    self._watchers[src.name] = watcher
+        if taken:
+            self.wake("poll")
 
     async def watchdog(self) -> None:
         """Ping the watchdog only while every job makes progress; STATUS= says how the desk is doing."""
@@ -234,7 +255,7 @@ class Daemon:
         return ok and not self.app.unreadable  # a source that could not be read fails the run too
 
     async def run_forever(self) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         stop = asyncio.Event()
 
         def on_stop(signame: str) -> None:
@@ -250,6 +271,7 @@ class Daemon:
         every = self.app.config.settings.schedule
         now = datetime.now(timezone.utc)
         for job_id, fn, seconds in (
+            ("leases", self.leases, self.app.config.settings.workers.lease_seconds / 3),
             ("poll", self.poll, every.poll_seconds),
             ("process", self.process, every.process_seconds),
             ("outbox", self.outbox, every.outbox_seconds),
@@ -274,12 +296,6 @@ class Daemon:
             sched.add_job(self.watchdog, "interval", seconds=interval, id="watchdog", name="watchdog", next_run_time=now,
                           max_instances=1, coalesce=True)
         sched.start()
-        def wake_poll() -> None:
-            loop.call_soon_threadsafe(self.wake, "poll")
-
-        watchers = [w for w in (src.watcher(wake_poll) for src in self.app.sources) if w is not None]
-        for watcher in watchers:
-            watcher.start()
         systemd.notify("READY=1", "STATUS=running")
         log(logger, logging.INFO, "daemon.started", database=self.app.engine.url.render_as_string(hide_password=True),
             sources=len(self.app.sources), rules=len(self.app.policy.rules.rules))
@@ -287,8 +303,9 @@ class Daemon:
 
         systemd.notify("STOPPING=1")
         sched.shutdown(wait=False)
-        for watcher in watchers:
+        for watcher in self._watchers.values():
             watcher.stop()
+        self._watchers.clear()
         running = list(self._running)
         if running:
             done, pending = await asyncio.wait(running, timeout=SHUTDOWN_GRACE_SECONDS)

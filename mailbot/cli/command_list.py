@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "customers": ("cmd_customers", "import purchases from CSV, sync from the billing database, show a sender's entitlement"),
     "escalations": ("cmd_escalations", "list the warnings and breach notices that would fire at a moment (dry run)"),
     "explain": ("cmd_explain", "how ticket N's deadline was computed: entitlement, plan, calendar, hours day by day"),
+    "secret": ("cmd_secret", "the desk's reply-token secrets (fingerprints only); rotate to a new one with a grace period"),
     "status": ("cmd_status", "set ticket N's status (pending pauses its response clock)"),
 }
 
