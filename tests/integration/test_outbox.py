@@ -39,16 +39,17 @@ def app(make_config, smtp: SmtpServer, clock: FixedClock) -> Iterator[App]:
 
 def queue_mail(app: App, *to: str, subject: str = "hello") -> int:
     now = app.clock.now()
+    origin = app.origin  # reads the desk's secret from the database: not inside the write transaction below
     with unit_of_work(app.sessions) as s:
         ticket = Ticket(subject=subject, customer=to[0], tags=[], created_at=now, updated_at=now)
         s.add(ticket)
         s.flush()
         out = Outgoing(
             from_name="Support", from_addr="support@example.com", to=tuple(Address(a) for a in to), subject=subject,
-            body="Body text", message_id=app.origin.new_message_id(ticket.id), date=now,
+            body="Body text", message_id=origin.new_message_id(ticket.id), date=now,
         )
         writer = Writer(s.connection())
-        row_id = enqueue(writer, app.origin, out, kind="ack", ticket_id=ticket.id, now=now, automatic=True)
+        row_id = enqueue(writer, origin, out, kind="ack", ticket_id=ticket.id, now=now, automatic=True)
         writer.flush()
         return row_id
 
