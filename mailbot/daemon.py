@@ -25,12 +25,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from mailbot import systemd
 from mailbot.app import App
-from mailbot.core.backoff import backoff
 from mailbot.core.job_health import JobHealth
 from mailbot.intake.mail_source import PushWatcher
 from mailbot.logs import log
-from mailbot.store import reachability
 from mailbot.store.db import unit_of_work
+from mailbot.store.outage_watch import OutageWatch
 from mailbot.store.queue_counts import queue_counts
 
 logger = logging.getLogger("mailbot.daemon")
@@ -47,10 +46,7 @@ class Daemon:
         self.scheduler: AsyncIOScheduler | None = None
         every = app.config.settings.schedule
         self.health = JobHealth(time.monotonic(), every.stall_seconds, every.retry_max_seconds)
-        self.db_down_since: float | None = None  # monotonic time the database stopped answering
-        self._db_checks = 0
-        self._db_next_check = 0.0
-        self._db_lock = asyncio.Lock()
+        self.database = OutageWatch(app.engine, every.retry_max_seconds, self._wake_all)
         self._stalled_logged: set[str] = set()
         self.last_poll: datetime | None = None
         self._watchers: dict[str, PushWatcher] = {}
@@ -140,8 +136,8 @@ class Daemon:
 
     async def status_line(self) -> str:
         """One line for `systemctl status`: backlog, outbox queue, last poll."""
-        if self.db_down_since is not None:
-            return f"database unavailable for {round(time.monotonic() - self.db_down_since)} s"
+        if self.database.down_since is not None:
+            return f"database unavailable for {round(time.monotonic() - self.database.down_since)} s"
         try:
             counts = await asyncio.to_thread(self._counts)
         except Exception as exc:  # a status line is never worth a failure
@@ -167,67 +163,34 @@ class Daemon:
         async def run() -> None:
             if self.should_stop() or not self.health.may_run(name, time.monotonic()):
                 return
-            if not await self._database_answers():
-                self.health.waited(name, time.monotonic())
-                return
             task = asyncio.current_task()
             assert task is not None
             self._running.add(task)
-            self.health.begin(name, time.monotonic())
-            ok = False
             try:
-                await job()
-                ok = True
-            except Exception as exc:
-                if not (reachability.may_be_unreachable(exc) and await self._database_lost(name, exc)):
-                    delay = self.health.end(name, time.monotonic(), ok=False)
-                    log(logger, logging.ERROR, "job.failed", job=name, retry_in_s=round(delay, 1), exc_info=True)
-                    return
-                ok = True  # not the job's fault: it runs again as soon as the database is back
+                if await self.database.answers():
+                    await self._turn(name, job)
+                else:
+                    self.health.waited(name, time.monotonic())
             finally:
                 self._running.discard(task)
-                if ok:
-                    self.health.end(name, time.monotonic(), ok=True)
 
         return run
 
-    async def _database_lost(self, job: str, exc: BaseException) -> bool:
-        """After a connection error in `job`: whether the database is down (then the outage is logged once)."""
-        async with self._db_lock:
-            if self.db_down_since is not None:
-                return True
-            reason = await asyncio.to_thread(reachability.probe, self.app.engine)
-            if reason is None:
-                return False  # it answers: the job itself failed
-            self.db_down_since = time.monotonic()
-            self._db_checks = 1
-            delay = backoff(1, 1.0, self.app.config.settings.schedule.retry_max_seconds).total_seconds()
-            self._db_next_check = self.db_down_since + delay
-            log(logger, logging.ERROR, "db.unavailable", job=job, error=reason, next_check_in_s=delay)
-            return True
+    async def _turn(self, name: str, job: Callable[[], Awaitable[Any]]) -> None:
+        self.health.begin(name, time.monotonic())
+        try:
+            await job()
+        except Exception as exc:
+            if not await self.database.lost(name, exc):
+                delay = self.health.end(name, time.monotonic(), ok=False)
+                log(logger, logging.ERROR, "job.failed", job=name, retry_in_s=round(delay, 1), exc_info=True)
+                return
+            # Not the job's fault: it runs again as soon as the database is back.
+        self.health.end(name, time.monotonic(), ok=True)
 
-    async def _database_answers(self) -> bool:
-        """True unless the database is down; while it is, ask it again with a doubling delay."""
-        if self.db_down_since is None:
-            return True
-        async with self._db_lock:
-            if self.db_down_since is None:
-                return True
-            now = time.monotonic()
-            if now < self._db_next_check:
-                return False
-            reason = await asyncio.to_thread(reachability.probe, self.app.engine)
-            if reason is not None:
-                self._db_checks += 1
-                delay = backoff(self._db_checks, 1.0, self.app.config.settings.schedule.retry_max_seconds).total_seconds()
-                self._db_next_check = time.monotonic() + delay
-                log(logger, logging.DEBUG, "db.still_unavailable", error=reason, checks=self._db_checks, next_check_in_s=delay)
-                return False
-            log(logger, logging.INFO, "db.available", down_s=round(now - self.db_down_since, 1), checks=self._db_checks)
-            self.db_down_since = None
+    def _wake_all(self) -> None:
         for job_id in ("poll", "process", "outbox", "sweep"):
             self.wake(job_id)
-        return True
 
     def wake(self, job_id: str) -> None:
         if self.scheduler is not None and not self.should_stop():
