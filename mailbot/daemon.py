@@ -265,7 +265,9 @@ class Daemon:
         await stop.wait()
 
         systemd.notify("STOPPING=1")
-        sched.shutdown(wait=False)
+        # No new turns; the scheduler is shut down only after the running ones end, since its shutdown
+        # cancels the tasks of jobs still running (a send between the server's 250 and its commit).
+        sched.pause()
         for watcher in self._watchers.values():
             watcher.stop()
         self._watchers.clear()
@@ -274,5 +276,6 @@ class Daemon:
             done, pending = await asyncio.wait(running, timeout=SHUTDOWN_GRACE_SECONDS)
             for task in pending:
                 task.cancel()
+        sched.shutdown(wait=False)
         await self.app.sender.transport.close()
         log(logger, logging.INFO, "daemon.stopped")

@@ -198,6 +198,7 @@ class OutboxSender:
         self.lease = timedelta(seconds=cfg.timeout_seconds * 4)
         self._paused_until: datetime | None = None
         self.outages = 0  # consecutive flushes that found the server unusable
+        self._unrecorded: list[tuple[int, dict[str, tuple[int, str]]]] = []  # sent, not yet marked sent
 
     def _claim(self) -> tuple[int, str, list[str], bytes, datetime] | None:
         """Take the next due row, one at a time, so a lease only ever covers a single send."""
@@ -271,6 +272,13 @@ class OutboxSender:
     async def flush(self, should_stop: Callable[[], bool] = lambda: False) -> SendStats:
         """Send every due row until none is due, the server is unusable, or `should_stop()`."""
         stats = SendStats()
+        # Mail the server accepted while the database could not record it (an outage): record it first,
+        # before its lease runs out and it would be sent again.
+        while self._unrecorded:
+            row_id, refused = self._unrecorded[0]
+            await asyncio.to_thread(self._settle, row_id, "sent", None, refused)
+            self._unrecorded.pop(0)
+            stats.sent += 1
         if self._paused_until is not None and self.clock.now() < self._paused_until:
             return stats  # the server was unreachable a moment ago: do not hammer it
         self._paused_until = None
@@ -294,7 +302,9 @@ class OutboxSender:
                 outcome = await asyncio.to_thread(self._settle, row_id, "retry", str(exc))
             else:
                 failpoints.reached("outbox.after_send")
+                self._unrecorded.append((row_id, accepted.refused))
                 outcome = await asyncio.to_thread(self._settle, row_id, "sent", None, accepted.refused)
+                self._unrecorded.pop()
             if self.outages:
                 log(logger, logging.INFO, "smtp.available", host=self.cfg.host, attempts=self.outages)
                 self.outages = 0
