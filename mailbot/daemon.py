@@ -26,6 +26,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from mailbot import systemd
 from mailbot.app import App
 from mailbot.core.job_health import JobHealth
+from mailbot.core.url_passwords import hide_passwords
 from mailbot.intake.mail_source import PushWatcher
 from mailbot.logs import log
 from mailbot.store.db import unit_of_work
@@ -260,7 +261,7 @@ class Daemon:
                           max_instances=1, coalesce=True)
         sched.start()
         systemd.notify("READY=1", "STATUS=running")
-        log(logger, logging.INFO, "daemon.started", database=self.app.engine.url.render_as_string(hide_password=True),
+        log(logger, logging.INFO, "daemon.started", database=hide_passwords(self.app.config.database_url),
             sources=len(self.app.sources), rules=len(self.app.policy.rules.rules))
         await stop.wait()
 

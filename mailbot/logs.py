@@ -12,6 +12,9 @@ import traceback
 from datetime import datetime, timezone
 from typing import Any, Literal
 
+from mailbot.core.control_chars import escape_controls
+from mailbot.core.url_passwords import hide_passwords
+
 _BARE = re.compile(r"^[A-Za-z0-9_.:/@+-]+$")
 
 LogFormat = Literal["logfmt", "json"]
@@ -44,7 +47,8 @@ def _quote(value: Any) -> str:
     text = str(value)
     if text and _BARE.match(text):
         return text
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + escape_controls(escaped, keep_newlines=False) + '"'
 
 
 class EventFormatter(logging.Formatter):
@@ -69,14 +73,16 @@ class EventFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         fields = self.fields(record)
+        # A connection URL in any field (or in an error's text) keeps its password to itself.
         if self.fmt == "json":
-            line = json.dumps(fields, default=str, ensure_ascii=False)
+            shown = {k: hide_passwords(v) if isinstance(v, str) else v for k, v in fields.items()}
+            line = json.dumps(shown, default=lambda v: hide_passwords(str(v)), ensure_ascii=False)
         else:
-            line = " ".join(f"{k}={_quote(v)}" for k, v in fields.items())
+            line = " ".join(f"{k}={_quote(hide_passwords(str(v)))}" for k, v in fields.items())
         lines = [line]
         if record.exc_info and record.exc_info[1] is not None:
             text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
-            lines += ["  " + part for part in text.splitlines()]
+            lines += ["  " + escape_controls(hide_passwords(part), keep_newlines=False) for part in text.splitlines()]
         if self.journald:
             prefix = f"<{priority(record.levelno)}>"
             lines = [prefix + part for part in lines]

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tqdm import tqdm
 
@@ -63,7 +64,8 @@ def cmd_customers(config: Config, args: argparse.Namespace) -> int:
             ent = decide_entitlement([], terms.plans, now)
             print(f"{args.file}: not a customer ({ent.state})")
             return 0
-        ent = decide_entitlement(match.purchases, terms.plans, now, terms.desk_zone)
+        zone = ZoneInfo(match.timezone) if match.timezone else terms.desk_zone  # as processing decides it
+        ent = decide_entitlement(match.purchases, terms.plans, now, zone)
         print(f"{args.file}: customer {match.external_id} {match.name} (matched by {match.matched})")
         print(f"  now: {ent.state}, plan {ent.plan or '-'}, product {ent.product or '-'}")
         print(f"  why: {ent.reason}")

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from mailbot.cli.app_session import opened_app
 from mailbot.cli.command_list import command_help
+from mailbot.cli.display import echo
 from mailbot.config import Config
 from mailbot.store.db import unit_of_work
 from mailbot.store.journal import add_event
@@ -25,24 +26,24 @@ def cmd_outbox(config: Config, args: argparse.Namespace) -> int:
                     query = query.where(Outbox.status == args.status)
                 rows = list(s.scalars(query))[::-1]
                 if not rows:
-                    print("outbox is empty" if not args.status else f"no {args.status} mail")
+                    echo("outbox is empty" if not args.status else f"no {args.status} mail")
                 for r in rows:
                     when = r.sent_at or r.next_attempt_at
                     err = f"  {r.last_error.splitlines()[0][:70]}" if r.last_error else ""
-                    print(f"{r.id:>6}  {r.status:<8} {r.kind:<10} #{r.ticket_id or '-':<6} {when:%Y-%m-%d %H:%M} tries {r.attempts}  {', '.join(r.recipients)}  {r.subject[:50]}{err}")
+                    echo(f"{r.id:>6}  {r.status:<8} {r.kind:<10} #{r.ticket_id or '-':<6} {when:%Y-%m-%d %H:%M} tries {r.attempts}  {', '.join(r.recipients)}  {r.subject[:50]}{err}")
                 return 0
             if not args.ids and not args.all:
-                print(f"outbox {args.action}: name the ids, or --all")
+                echo(f"outbox {args.action}: name the ids, or --all")
                 return 2
             if args.action == "show":
                 for row_id in args.ids:
                     row = s.get(Outbox, row_id)
                     if row is None:
-                        print(f"no outbox row {row_id}")
+                        echo(f"no outbox row {row_id}")
                         return 1
-                    print(f"outbox {row.id}: {row.status}, {row.kind}, ticket #{row.ticket_id}, tries {row.attempts}, error: {row.last_error or '-'}")
-                    print(f"envelope from {row.mail_from} to {', '.join(row.recipients)}\n")
-                    print(row.raw.decode("utf-8", "replace").replace("\r\n", "\n"))
+                    echo(f"outbox {row.id}: {row.status}, {row.kind}, ticket #{row.ticket_id}, tries {row.attempts}, error: {row.last_error or '-'}")
+                    echo(f"envelope from {row.mail_from} to {', '.join(row.recipients)}\n")
+                    echo(row.raw.decode("utf-8", "replace").replace("\r\n", "\n"))
                 return 0
             wanted = {"retry": "failed", "release": "held"}[args.action]
             query = select(Outbox).where(Outbox.status == wanted)
@@ -55,7 +56,7 @@ def cmd_outbox(config: Config, args: argparse.Namespace) -> int:
                     row.attempts = 0
                     row.expires_at = now + (row.expires_at - row.created_at)
                 add_event(s, row.ticket_id, f"mail.{args.action}d", now, outbox=row.id)
-            print(f"{len(rows)} message(s) queued to send")
+            echo(f"{len(rows)} message(s) queued to send")
             return 0
 
 

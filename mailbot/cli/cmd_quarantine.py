@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import select
 
 from mailbot.cli.app_session import opened_app
-from mailbot.cli.display import short
 from mailbot.cli.command_list import command_help
+from mailbot.cli.display import echo, short
 from mailbot.config import Config
 from mailbot.core.ticket_states import InboundStatus
 from mailbot.process.runner import retry_quarantined
@@ -26,31 +26,31 @@ def cmd_quarantine(config: Config, args: argparse.Namespace) -> int:
             if args.action == "list":
                 rows = s.scalars(select(Inbound).where(Inbound.status == InboundStatus.QUARANTINED).order_by(Inbound.id)).all()
                 if not rows:
-                    print("quarantine is empty")
+                    echo("quarantine is empty")
                 for r in rows:
                     reason = (r.last_error or "").splitlines()[0] if r.last_error else ""
-                    print(f"{r.id:>6}  {r.source}/{r.folder}  {r.size:>8} B  tries {r.attempts}  {short(reason, 90)}")
+                    echo(f"{r.id:>6}  {r.source}/{r.folder}  {r.size:>8} B  tries {r.attempts}  {short(reason, 90)}")
                 return 0
             if args.action == "show":
                 if len(args.ids) != 1:
-                    print("quarantine show takes one id")
+                    echo("quarantine show takes one id")
                     return 2
                 row = s.get(Inbound, args.ids[0])
                 if row is None:
-                    print(f"no inbound message {args.ids[0]}")
+                    echo(f"no inbound message {args.ids[0]}")
                     return 1
-                print(f"inbound {row.id}: {row.status}, from {row.source}/{row.folder} uid={row.uid} file={row.location}")
-                print(f"Message-ID: {row.message_id or '-'}; {row.size} bytes; tries {row.attempts}")
-                print(f"error:\n{row.last_error or '-'}")
+                echo(f"inbound {row.id}: {row.status}, from {row.source}/{row.folder} uid={row.uid} file={row.location}")
+                echo(f"Message-ID: {row.message_id or '-'}; {row.size} bytes; tries {row.attempts}")
+                echo(f"error:\n{row.last_error or '-'}")
                 if args.raw:
                     raw = s.get_one(InboundRaw, row.id).raw
-                    print("\n" + raw.decode("utf-8", "replace"))
+                    echo("\n" + raw.decode("utf-8", "replace"))
                 return 0
             if not args.ids and not args.all:
-                print("name the ids to retry, or --all")
+                echo("name the ids to retry, or --all")
                 return 2
             n = retry_quarantined(s, None if args.all else args.ids, app.clock.now())
-            print(f"{n} message(s) queued again")
+            echo(f"{n} message(s) queued again")
             return 0
 
 

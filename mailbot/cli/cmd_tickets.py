@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from mailbot.cli.app_session import opened_app
-from mailbot.cli.display import short
 from mailbot.cli.command_list import command_help
+from mailbot.cli.display import echo, short
 from mailbot.config import Config
 from mailbot.core.quoting import strip_reply
 from mailbot.store.db import unit_of_work
@@ -58,32 +58,37 @@ def cmd_tickets(config: Config, args: argparse.Namespace) -> int:
                 if args.status:
                     query = query.where(Ticket.status == args.status)
                 rows = s.scalars(query).all()
-                print(f"{'#':>6}  {'status':<8} {'queue':<10} {'msgs':>4}  {'customer':<30} subject")
+                echo(f"{'#':>6}  {'status':<8} {'queue':<10} {'msgs':>4}  {'customer':<30} subject")
                 for t in reversed(rows):
-                    print(f"{t.id:>6}  {t.status:<8} {t.queue:<10} {counts.get(t.id, 0):>4}  {short(t.customer or '-', 30):<30} {short(t.subject, 60)}")
+                    echo(f"{t.id:>6}  {t.status:<8} {t.queue:<10} {counts.get(t.id, 0):>4}  {short(t.customer or '-', 30):<30} {short(t.subject, 60)}")
                 return 0
             ticket = s.get(Ticket, args.number)
             if ticket is None:
-                print(f"no ticket #{args.number}")
+                echo(f"no ticket #{args.number}")
                 return 1
-            print(f"Ticket #{ticket.id}: {ticket.subject}")
-            print(f"  status {ticket.status}, queue {ticket.queue}, priority {ticket.priority}, assignee {ticket.assignee or '-'}")
-            print(f"  customer {ticket.customer or '-'}; opened {ticket.created_at:%Y-%m-%d %H:%M} UTC")
+            echo(f"Ticket #{ticket.id}: {ticket.subject}")
+            echo(f"  status {ticket.status}, queue {ticket.queue}, priority {ticket.priority}, assignee {ticket.assignee or '-'}")
+            echo(f"  customer {ticket.customer or '-'}; opened {ticket.created_at:%Y-%m-%d %H:%M} UTC")
+            if ticket.suggested_class:
+                echo(f"  suggested class {ticket.suggested_class} (rule {ticket.suggested_rule!r}): confirm or dismiss by mail (#scope out, #quote, #partnership, #scope in)")
             parts = s.scalars(select(Participant).where(Participant.ticket_id == ticket.id)).all()
-            print("  participants: " + ", ".join(f"{p.address} ({p.role})" for p in parts))
+            echo("  participants: " + ", ".join(f"{p.address} ({p.role})" for p in parts))
             for m in ticket.messages:
                 who = m.sender or "(unknown sender)"
-                print(f"\n--- message {m.id} {m.direction} {m.author} from {who} at {m.created_at:%Y-%m-%d %H:%M} UTC")
-                print(f"    Subject: {m.subject}")
+                echo(f"\n--- message {m.id} {m.direction} {m.author} from {who} at {m.created_at:%Y-%m-%d %H:%M} UTC")
+                echo(f"    Subject: {m.subject}")
+                if args.full and m.decoding:
+                    for note in m.decoding:
+                        echo(f"    decoded: {note}")
                 for a in s.scalars(select(Attachment).where(Attachment.ticket_message_id == m.id)):
-                    print(f"    [{a.disposition}] {a.filename} ({a.content_type}, {a.size} bytes, sha256 {a.sha256[:12]})")
+                    echo(f"    [{a.disposition}] {a.filename} ({a.content_type}, {a.size} bytes, sha256 {a.sha256[:12]})")
                 lines = with_folds(m.text.strip()) if args.full and m.direction == "in" else m.text.strip().splitlines()
                 if not args.full and len(lines) > 15:
                     lines = lines[:15] + [f"[… {len(lines) - 15} more lines; --full shows all]"]
-                print("    " + "\n    ".join(lines))
-            print("\nevents:")
+                echo("    " + "\n    ".join(lines))
+            echo("\nevents:")
             for e in s.scalars(select(Event).where(Event.ticket_id == ticket.id).order_by(Event.id)):
-                print(f"  {e.at:%Y-%m-%d %H:%M:%S} {e.kind}: {describe_event(e.detail, args.full)}")
+                echo(f"  {e.at:%Y-%m-%d %H:%M:%S} {e.kind}: {describe_event(e.detail, args.full)}")
             return 0
 
 
