@@ -19,7 +19,7 @@ from imapclient.exceptions import LoginError
 
 from mailbot.config import ImapConfig
 from mailbot.core.backoff import backoff
-from mailbot.intake.imap import CONNECTION_ERRORS, InsecureConnection, close_quietly, connect
+from mailbot.intake.imap import CONNECTION_ERRORS, AccountOutage, InsecureConnection, close_quietly, connect
 from mailbot.logs import log
 
 logger = logging.getLogger("mailbot.intake.idle")
@@ -95,9 +95,10 @@ class IdleSession:
 
 
 class IdleWatcher:
-    def __init__(self, account: ImapConfig, on_new: Callable[[], None]) -> None:
+    def __init__(self, account: ImapConfig, on_new: Callable[[], None], outage: AccountOutage | None = None) -> None:
         self.account = account
         self.on_new = on_new
+        self.outage = outage or AccountOutage()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"idle-{account.name}", daemon=True)
         self.failures = 0  # consecutive failed attempts; 0 while connected
@@ -134,7 +135,7 @@ class IdleWatcher:
         if self._lost_at is None:
             log(logger, logging.INFO, "imap.idle", source=self.account.name, folder=folder)
         else:
-            log(logger, logging.INFO, "imap.idle_restored", source=self.account.name, folder=folder,
+            log(logger, self.outage.ended(), "imap.idle_restored", source=self.account.name, folder=folder,
                 down_s=round(time.monotonic() - self._lost_at, 1), attempts=self.failures)
             self.on_new()  # mail that came while the connection was down announced nothing: look now
         self.failures, self._lost_at = 0, None
@@ -157,4 +158,4 @@ class IdleWatcher:
             log(logger, logging.ERROR, "imap.signin_failed", source=acc.name, host=acc.host, username=acc.username,
                 auth=acc.auth, error=str(exc), retry_in_s=retry, connection="idle")
         else:
-            log(logger, logging.WARNING, "imap.idle_lost", source=acc.name, host=acc.host, error=error, retry_in_s=retry)
+            log(logger, self.outage.started(), "imap.idle_lost", source=acc.name, host=acc.host, error=error, retry_in_s=retry)

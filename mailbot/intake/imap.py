@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -32,6 +33,27 @@ CONNECTION_ERRORS = (OSError, socket.timeout, ssl.SSLError, IMAPClientError, EOF
 
 class InsecureConnection(Exception):
     """The server does not offer the security the config asks for; mailbot will not fall back."""
+
+
+class AccountOutage:
+    """One account's outage is one warning and one recovery line, however many of its connections (polling,
+    IDLE) notice it; the others log at debug level."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.down = False
+
+    def started(self) -> int:
+        """The level for a connection that just failed: WARNING for the first to notice, else DEBUG."""
+        with self._lock:
+            first, self.down = not self.down, True
+        return logging.WARNING if first else logging.DEBUG
+
+    def ended(self) -> int:
+        """The level for a connection that just came back: INFO for the first, else DEBUG."""
+        with self._lock:
+            first, self.down = self.down, False
+        return logging.INFO if first else logging.DEBUG
 
 
 def tls_context(account: ImapConfig) -> ssl.SSLContext:
@@ -75,6 +97,7 @@ class ImapSource:
         self._failures = 0  # consecutive failed polls
         self._next_try: datetime | None = None
         self._health = HealthRecord(account.name, "imap")
+        self.outage = AccountOutage()  # shared with the IDLE watcher
 
     @property
     def name(self) -> str:
@@ -92,7 +115,7 @@ class ImapSource:
     def watcher(self, wake: Callable[[], None]) -> PushWatcher | None:
         from mailbot.intake.idle import IdleWatcher  # idle.py builds on this module
 
-        return IdleWatcher(self.account, wake) if self.account.idle else None
+        return IdleWatcher(self.account, wake, self.outage) if self.account.idle else None
 
     # connection ----------------------------------------------------------------------------------
     def connect(self) -> IMAPClient:
@@ -139,13 +162,14 @@ class ImapSource:
                 )
             else:
                 # Once when the outage starts; the retries that follow are debug lines.
+                level = self.outage.started() if self._failures == 1 else logging.DEBUG
                 log(
-                    logger, logging.WARNING if self._failures == 1 else logging.DEBUG, "imap.unavailable", source=self.name,
+                    logger, level, "imap.unavailable", source=self.name,
                     host=self.account.host, error=result.error, attempt=self._failures, retry_in_s=round(self._delay, 1),
                 )
             return result
         if self._failures:
-            log(logger, logging.INFO, "imap.reconnected", source=self.name, host=self.account.host, attempts=self._failures)
+            log(logger, self.outage.ended(), "imap.reconnected", source=self.name, host=self.account.host, attempts=self._failures)
         self._failures = 0
         self._delay = 0.0
         self._next_try = None
