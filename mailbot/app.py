@@ -49,6 +49,20 @@ from mailbot.time_source import Clock, SystemClock
 
 logger = logging.getLogger("mailbot")
 
+def local_process_gone(owner: str) -> bool:
+    """Is `owner` a default worker name ("<host>:<pid>") of this host whose process no longer exists?"""
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # it exists (another user's)
+    return False
+
+
 class App:
     def __init__(self, config: Config, clock: Clock | None = None) -> None:
         self.config = config
@@ -173,7 +187,7 @@ class App:
         lost: list[MailSource] = []
         with self._lease_lock:
             for src in self.sources:
-                got = source_leases.hold(self.sessions, src.name, self.worker_name, self.clock.now(), ttl)
+                got = source_leases.hold(self.sessions, src.name, self.worker_name, self.clock.now(), ttl, local_process_gone)
                 if got.held and src.name not in self.held:
                     self.held.add(src.name)
                     taken.append(src)

@@ -4,6 +4,7 @@ SQLite, needs no connection held open for it, and `status` can show who holds wh
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,8 +23,13 @@ class Holding:
     holder: str | None = None  # who holds it, when we do not
 
 
-def hold(sessions: sessionmaker[Session], source: str, owner: str, now: datetime, ttl: timedelta) -> Holding:
-    """Renew our lease on `source`, or take it if it is free or has run out."""
+def hold(
+    sessions: sessionmaker[Session], source: str, owner: str, now: datetime, ttl: timedelta,
+    is_gone: Callable[[str], bool] = lambda owner: False,
+) -> Holding:
+    """Renew our lease on `source`, or take it if it is free, has run out, or its holder is known to be gone
+    (`is_gone`: a process of this host that no longer exists — a worker killed a moment ago, restarted by systemd
+    or followed by a `poll --once`, need not wait for its own old lease)."""
     with unit_of_work(sessions) as session:
         renewed = session.connection().execute(
             update(SourceLease).where(SourceLease.source == source, SourceLease.owner == owner).values(expires_at=now + ttl)
@@ -32,7 +38,7 @@ def hold(sessions: sessionmaker[Session], source: str, owner: str, now: datetime
             return Holding(True)
         current = session.execute(select(SourceLease.owner, SourceLease.expires_at).where(SourceLease.source == source)).first()
         if current is not None:
-            if current.expires_at > now:
+            if current.expires_at > now and not is_gone(current.owner):
                 return Holding(False, holder=current.owner)
             # Conditional on the row being as we read it: of two workers taking over at once, one wins.
             taken = session.connection().execute(
