@@ -298,7 +298,7 @@ def log_digest(daemon: Daemon) -> dict[str, Any]:
     unusual: list[str] = []
     for t, line in daemon.lines:
         events[event_name(line) or "(no event=)"] += 1
-        lv = re.match(r"level=(\S+)", line)
+        lv = re.search(r"\blevel=(\S+)", line)
         levels[lv.group(1) if lv else "(none)"] += 1
         if not lv or lv.group(1) not in ("info", "debug") or "Traceback" in line:
             unusual.append(f"t={t:.1f} {line[:300]}")

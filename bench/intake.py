@@ -658,7 +658,7 @@ def run_child(cmd: list[str], cwd: Path, log_path: Path, timeout: float | None =
                     marks.setdefault("first_filed", now)
                     marks["last_filed"] = now
                     marks["filed"] = marks.get("filed", 0) + 1
-                elif not line.startswith(b"level=info"):
+                elif b" level=info " not in line:
                     tail.append(line)
                     del tail[:-40]
 

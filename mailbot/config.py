@@ -296,6 +296,8 @@ class ImapConfig(SignIn):
     timeout_seconds: Annotated[float, Field(gt=0)] = 60.0
     reconnect_max_seconds: Annotated[float, Field(gt=0)] = 300.0
     idle: bool = True
+    # IDLE is ended and issued again this often: RFC 2177 lets a server drop one older than 29 minutes.
+    idle_renew_seconds: Annotated[float, Field(gt=0, le=29 * 60)] = 25 * 60.0
 
     @model_validator(mode="after")
     def _plaintext(self) -> "ImapConfig":
@@ -385,6 +387,10 @@ class Schedule(Strict):
     sweep_seconds: Annotated[float, Field(gt=0)] = 60.0
     reminders_seconds: Annotated[float, Field(gt=0)] = 600.0
     redaction_seconds: Annotated[float, Field(gt=0)] = 600.0
+    # A job with no sign of progress for this long is stuck: the systemd watchdog is no longer pinged.
+    stall_seconds: Annotated[float, Field(gt=0)] = 600.0
+    # Longest wait between turns of a job that keeps failing, and between checks while the database is down.
+    retry_max_seconds: Annotated[float, Field(gt=0)] = 300.0
 
 
 class SmtpConfig(SignIn):
@@ -511,6 +517,7 @@ class Agents(Strict):
 
 class Logging(Strict):
     level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["logfmt", "json"] = "logfmt"
 
 
 class Workers(Strict):

@@ -5,6 +5,10 @@ Blocking work (imapclient, SQLAlchemy) runs in worker threads; aiosmtplib runs o
 produced work wakes the next one at once instead of waiting for its interval. SIGTERM stops taking work,
 lets the current transaction finish, stops the analysis worker (killing it mid-message if it must: the
 message is given back untouched) and exits 0; SIGHUP reloads the rules if they validate.
+
+A job that fails backs off (its interval, doubling, capped); a database that went away is one error line,
+checked with a doubling delay, and one info line when it answers again. The systemd watchdog is pinged only
+while every job makes progress.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import asyncio
 import logging
 import signal
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -21,13 +26,18 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from mailbot import systemd
 from mailbot.app import App
+from mailbot.core.job_health import JobHealth
 from mailbot.core.url_passwords import hide_passwords
 from mailbot.intake.mail_source import PushWatcher
 from mailbot.logs import log
+from mailbot.store.db import unit_of_work
+from mailbot.store.outage_watch import OutageWatch
+from mailbot.store.queue_counts import queue_counts
 
 logger = logging.getLogger("mailbot.daemon")
 
 SHUTDOWN_GRACE_SECONDS = 20.0
+STATUS_SECONDS = 30.0  # how often STATUS= is refreshed under systemd without a watchdog
 
 
 class Daemon:
@@ -36,6 +46,11 @@ class Daemon:
         self.stopping = threading.Event()
         self._running: set[asyncio.Task[Any]] = set()
         self.scheduler: AsyncIOScheduler | None = None
+        every = app.config.settings.schedule
+        self.health = JobHealth(time.monotonic(), every.stall_seconds, every.retry_max_seconds)
+        self.database = OutageWatch(app.engine, every.retry_max_seconds, self._wake_all)
+        self._stalled_logged: set[str] = set()
+        self.last_poll: datetime | None = None
         self._watchers: dict[str, PushWatcher] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -46,28 +61,38 @@ class Daemon:
     def should_stop(self) -> bool:
         return self.stopping.is_set()
 
+    def checker(self, job: str) -> Callable[[], bool]:
+        """`should_stop` for one job: each call between two items is also its sign of progress."""
+
+        def should_stop() -> bool:
+            self.health.progress(job, time.monotonic())
+            return self.stopping.is_set()
+
+        return should_stop
+
     # the jobs ----------------------------------------------------------------------------------------
     async def poll(self) -> int:
-        stored = await asyncio.to_thread(self.app.poll, self.should_stop)
+        stored = await asyncio.to_thread(self.app.poll, self.checker("poll"))
+        self.last_poll = datetime.now(timezone.utc)
         if stored:
             self.wake("process")
         return stored
 
     async def process(self) -> int:
-        stats = await asyncio.to_thread(self.app.process, self.should_stop)
+        stats = await asyncio.to_thread(self.app.process, self.checker("process"))
         if stats.handled:
             log(logger, logging.INFO, "process.done", filed=stats.done, duplicates=stats.duplicates, retry=stats.retried, quarantined=stats.quarantined)
             self.wake("outbox")
         return stats.handled
 
     async def outbox(self) -> int:
-        stats = await self.app.sender.flush(self.should_stop)
+        stats = await self.app.sender.flush(self.checker("outbox"))
         if stats.sent or stats.failed or stats.retry:
             log(logger, logging.INFO, "outbox.done", sent=stats.sent, retry=stats.retry, failed=stats.failed)
         return stats.sent
 
     async def sweep(self) -> int:
-        fired = await asyncio.to_thread(self.app.sweep, self.should_stop)
+        fired = await asyncio.to_thread(self.app.sweep, self.checker("sweep"))
         if fired:
             self.wake("outbox")
         return fired
@@ -99,7 +124,38 @@ class Daemon:
             self.wake("poll")
 
     async def watchdog(self) -> None:
-        systemd.notify("WATCHDOG=1")
+        """Ping the watchdog only while every job makes progress; STATUS= says how the desk is doing."""
+        stalled = self.health.stalled(time.monotonic())
+        for name, seconds in stalled:
+            if name not in self._stalled_logged:
+                log(logger, logging.ERROR, "job.stuck", job=name, quiet_s=round(seconds), note="watchdog pings stopped")
+                self._stalled_logged.add(name)
+        if stalled:
+            systemd.notify("STATUS=stuck: " + ", ".join(f"{n} for {round(s)} s" for n, s in stalled))
+            return
+        self._stalled_logged.clear()
+        systemd.notify("WATCHDOG=1", f"STATUS={await self.status_line()}")
+
+    async def status_line(self) -> str:
+        """One line for `systemctl status`: backlog, outbox queue, last poll."""
+        if self.database.down_since is not None:
+            return f"database unavailable for {round(time.monotonic() - self.database.down_since)} s"
+        try:
+            counts = await asyncio.to_thread(self._counts)
+        except Exception as exc:  # a status line is never worth a failure
+            return f"counts unavailable ({type(exc).__name__})"
+        polled = self.last_poll.strftime("%H:%M:%S UTC") if self.last_poll else "not yet"
+        return f"backlog {counts.inbound_waiting}, outbox {counts.outbox_queued} queued, last poll {polled}"
+
+    def _counts(self) -> Any:
+        with unit_of_work(self.app.sessions) as session:
+            return queue_counts(session)
+
+    def reload(self) -> None:
+        """SIGHUP: RELOADING=1, reload the rules if they validate, READY=1."""
+        systemd.reloading()
+        self.app.reload_policy()
+        systemd.notify("READY=1", "STATUS=rules reloaded")
 
     def _warm_up(self) -> None:
         try:
@@ -109,22 +165,40 @@ class Daemon:
 
     # plumbing ----------------------------------------------------------------------------------------
     def _guarded(self, name: str, job: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
-        """Run a job as a tracked task (so shutdown can wait for it) that logs instead of dying."""
+        """Run a job as a tracked task (so shutdown can wait for it) that logs instead of dying, backs off
+        after a failure, and waits while the database is down."""
 
         async def run() -> None:
-            if self.should_stop():
+            if self.should_stop() or not self.health.may_run(name, time.monotonic()):
                 return
             task = asyncio.current_task()
             assert task is not None
             self._running.add(task)
             try:
-                await job()
-            except Exception:
-                log(logger, logging.ERROR, "job.failed", job=name, exc_info=True)
+                if await self.database.answers():
+                    await self._turn(name, job)
+                else:
+                    self.health.waited(name, time.monotonic())
             finally:
                 self._running.discard(task)
 
         return run
+
+    async def _turn(self, name: str, job: Callable[[], Awaitable[Any]]) -> None:
+        self.health.begin(name, time.monotonic())
+        try:
+            await job()
+        except Exception as exc:
+            if not await self.database.lost(name, exc):
+                delay = self.health.end(name, time.monotonic(), ok=False)
+                log(logger, logging.ERROR, "job.failed", job=name, retry_in_s=round(delay, 1), exc_info=True)
+                return
+            # Not the job's fault: it runs again as soon as the database is back.
+        self.health.end(name, time.monotonic(), ok=True)
+
+    def _wake_all(self) -> None:
+        for job_id in ("poll", "process", "outbox", "sweep"):
+            self.wake(job_id)
 
     def wake(self, job_id: str) -> None:
         if self.scheduler is not None and not self.should_stop():
@@ -162,7 +236,7 @@ class Daemon:
 
         loop.add_signal_handler(signal.SIGTERM, on_stop, "SIGTERM")
         loop.add_signal_handler(signal.SIGINT, on_stop, "SIGINT")
-        loop.add_signal_handler(signal.SIGHUP, lambda: loop.run_in_executor(None, self.app.reload_policy))
+        loop.add_signal_handler(signal.SIGHUP, lambda: loop.run_in_executor(None, self.reload))
 
         sched = self.scheduler = AsyncIOScheduler(timezone=timezone.utc, event_loop=loop)
         every = self.app.config.settings.schedule
@@ -176,19 +250,22 @@ class Daemon:
             ("reminders", self.reminders, every.reminders_seconds),
             ("redaction", self.redaction, every.redaction_seconds),
         ):
+            self.health.add(job_id, seconds)
             sched.add_job(
                 self._guarded(job_id, fn), "interval", seconds=seconds, id=job_id, name=job_id, next_run_time=now,
                 max_instances=1, coalesce=True, misfire_grace_time=None,
             )
         customers = self.app.config.settings.customers
         if customers.sql_url:
+            self.health.add("sync", customers.sync_minutes * 60)
             sched.add_job(
                 self._guarded("sync", self.sync), "interval", minutes=customers.sync_minutes, id="sync", name="sync",
                 next_run_time=now, max_instances=1, coalesce=True,
             )
-        interval = systemd.watchdog_interval()
+        interval = systemd.watchdog_interval() or (STATUS_SECONDS if systemd.enabled() else None)
         if interval:
-            sched.add_job(self.watchdog, "interval", seconds=interval, id="watchdog", name="watchdog", next_run_time=now)
+            sched.add_job(self.watchdog, "interval", seconds=interval, id="watchdog", name="watchdog", next_run_time=now,
+                          max_instances=1, coalesce=True)
         # The analysis worker warms up (imports, language models) before the first message needs it.
         warm_up = loop.run_in_executor(None, self._warm_up)
         sched.start()
@@ -198,6 +275,9 @@ class Daemon:
         await stop.wait()
 
         systemd.notify("STOPPING=1")
+        # No new turns; the scheduler is shut down only after the running ones end, since its shutdown
+        # cancels the tasks of jobs still running (a send between the server's 250 and its commit).
+        sched.pause()
         for watcher in self._watchers.values():
             watcher.stop()
         self._watchers.clear()

@@ -1,16 +1,46 @@
-"""Logging as one key=value line per event on stderr, a format journald and grep both keep well."""
+"""Logging on stderr, one line per event: logfmt (key=value) or JSON; under systemd each line starts with its
+syslog priority (`<3>` … `<7>`) for journald, elsewhere with an ISO 8601 timestamp."""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import re
 import sys
-from typing import Any
+import traceback
+from datetime import datetime, timezone
+from typing import Any, Literal
 
 from mailbot.core.control_chars import escape_controls
 from mailbot.core.url_passwords import hide_passwords
 
 _BARE = re.compile(r"^[A-Za-z0-9_.:/@+-]+$")
+
+LogFormat = Literal["logfmt", "json"]
+
+# The sd-daemon(3) prefixes journald reads from a service's stderr: `journalctl -p warning` then works.
+_PRIORITY = ((logging.ERROR, 3), (logging.WARNING, 4), (logging.INFO, 6))
+
+
+def priority(levelno: int) -> int:
+    """The syslog priority of a logging level: 3 error (and critical), 4 warning, 6 info, 7 debug."""
+    for at_least, prio in _PRIORITY:
+        if levelno >= at_least:
+            return prio
+    return 7
+
+
+def under_journald() -> bool:
+    """Whether stderr is connected to the journal (systemd sets JOURNAL_STREAM to its device and inode)."""
+    stream = os.environ.get("JOURNAL_STREAM", "")
+    if not stream:
+        return False
+    try:
+        st = os.fstat(sys.stderr.fileno())
+    except (OSError, ValueError):
+        return True  # no real stderr to compare with: trust the variable
+    return stream == f"{st.st_dev}:{st.st_ino}"
 
 
 def _quote(value: Any) -> str:
@@ -21,15 +51,42 @@ def _quote(value: Any) -> str:
     return '"' + escape_controls(escaped, keep_newlines=False) + '"'
 
 
-class KeyValueFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        fields: dict[str, Any] = {"level": record.levelname.lower(), "event": record.getMessage()}
+class EventFormatter(logging.Formatter):
+    """One line per event; a traceback follows on its own lines (indented), never packed into a field."""
+
+    def __init__(self, fmt: LogFormat = "logfmt", journald: bool = False) -> None:
+        super().__init__()
+        self.fmt = fmt
+        self.journald = journald
+
+    def fields(self, record: logging.LogRecord) -> dict[str, Any]:
+        fields: dict[str, Any] = {}
+        if not self.journald:  # journald stamps each line itself
+            fields["time"] = datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds")
+        fields["level"] = record.levelname.lower()
+        fields["event"] = record.getMessage()
         fields.update((k, v) for k, v in getattr(record, "kv", {}).items() if v is not None)
         if record.exc_info and record.exc_info[1] is not None:
             exc = record.exc_info[1]
             fields.setdefault("error", f"{type(exc).__name__}: {exc}")
+        return fields
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = self.fields(record)
         # A connection URL in any field (or in an error's text) keeps its password to itself.
-        return " ".join(f"{k}={_quote(hide_passwords(str(v)))}" for k, v in fields.items())
+        if self.fmt == "json":
+            shown = {k: hide_passwords(v) if isinstance(v, str) else v for k, v in fields.items()}
+            line = json.dumps(shown, default=lambda v: hide_passwords(str(v)), ensure_ascii=False)
+        else:
+            line = " ".join(f"{k}={_quote(hide_passwords(str(v)))}" for k, v in fields.items())
+        lines = [line]
+        if record.exc_info and record.exc_info[1] is not None:
+            text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+            lines += ["  " + escape_controls(hide_passwords(part), keep_newlines=False) for part in text.splitlines()]
+        if self.journald:
+            prefix = f"<{priority(record.levelno)}>"
+            lines = [prefix + part for part in lines]
+        return "\n".join(lines)
 
 
 class StillRunning(logging.Filter):
@@ -48,10 +105,10 @@ class StillRunning(logging.Filter):
         return logging.getLogger().isEnabledFor(logging.DEBUG)
 
 
-def setup(level: str = "info") -> None:
-    """Send all of mailbot's logging to stderr as key=value lines."""
+def setup(level: str = "info", fmt: LogFormat = "logfmt", journald: bool | None = None) -> None:
+    """Send all of mailbot's logging to stderr in `fmt`; `journald` defaults to whether systemd's journal reads it."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(KeyValueFormatter())
+    handler.setFormatter(EventFormatter(fmt, under_journald() if journald is None else journald))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

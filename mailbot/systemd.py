@@ -1,9 +1,10 @@
-"""sd_notify for Type=notify units: READY, STOPPING, STATUS and the watchdog, over $NOTIFY_SOCKET."""
+"""sd_notify for Type=notify units: READY, RELOADING, STOPPING, STATUS and the watchdog, over $NOTIFY_SOCKET."""
 
 from __future__ import annotations
 
 import os
 import socket
+import time
 
 
 def notify(*states: str) -> bool:
@@ -29,3 +30,12 @@ def watchdog_interval() -> float | None:
     if not usec or (pid and int(pid) != os.getpid()):
         return None
     return int(usec) / 2_000_000
+
+
+def reloading() -> bool:
+    """Tell systemd a reload has begun (Type=notify-reload wants the monotonic time with it); READY=1 ends it."""
+    return notify("RELOADING=1", f"MONOTONIC_USEC={time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000}")
+
+
+def enabled() -> bool:
+    return bool(os.environ.get("NOTIFY_SOCKET"))

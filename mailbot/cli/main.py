@@ -107,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"mailbot: configuration error\n{exc}", file=sys.stderr)
         return EXIT_CONFIG
-    logs.setup(config.settings.logging.level)
+    logs.setup(config.settings.logging.level, config.settings.logging.format)
     try:
         args.clock = make_clock(args.now, config.settings.mailbot.timezone)
     except ValueError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
+import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailbot import failpoints
 from mailbot.config import ImapConfig, Intake
+from mailbot.core.backoff import backoff
 from mailbot.intake.first_sight import HistoryWindow, first_cursor, history_finished, window_of
 from mailbot.intake.inbound import Fetched, store_raw
 from mailbot.intake.mail_source import FolderStats, HealthRecord, PollResult, PushWatcher, SourceHealth
@@ -32,6 +34,27 @@ CONNECTION_ERRORS = (OSError, socket.timeout, ssl.SSLError, IMAPClientError, EOF
 
 class InsecureConnection(Exception):
     """The server does not offer the security the config asks for; mailbot will not fall back."""
+
+
+class AccountOutage:
+    """One account's outage is one warning and one recovery line, however many of its connections (polling,
+    IDLE) notice it; the others log at debug level."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.down = False
+
+    def started(self) -> int:
+        """The level for a connection that just failed: WARNING for the first to notice, else DEBUG."""
+        with self._lock:
+            first, self.down = not self.down, True
+        return logging.WARNING if first else logging.DEBUG
+
+    def ended(self) -> int:
+        """The level for a connection that just came back: INFO for the first, else DEBUG."""
+        with self._lock:
+            first, self.down = self.down, False
+        return logging.INFO if first else logging.DEBUG
 
 
 def tls_context(account: ImapConfig) -> ssl.SSLContext:
@@ -75,8 +98,10 @@ class ImapSource:
         self.intake, self.zone = intake, zone
         self._client: IMAPClient | None = None
         self._delay = 0.0
+        self._failures = 0  # consecutive failed polls
         self._next_try: datetime | None = None
         self._health = HealthRecord(account.name, "imap")
+        self.outage = AccountOutage()  # shared with the IDLE watcher
 
     @property
     def name(self) -> str:
@@ -94,7 +119,7 @@ class ImapSource:
     def watcher(self, wake: Callable[[], None]) -> PushWatcher | None:
         from mailbot.intake.idle import IdleWatcher  # idle.py builds on this module
 
-        return IdleWatcher(self.account, wake) if self.account.idle else None
+        return IdleWatcher(self.account, wake, self.outage) if self.account.idle else None
 
     # connection ----------------------------------------------------------------------------------
     def connect(self) -> IMAPClient:
@@ -116,16 +141,20 @@ class ImapSource:
             return PollResult(self.name, ok=False, error="waiting to reconnect", backing_off=True)
         result = PollResult(self.name, ok=True)
         try:
-            if self._client is None:
-                self._client = self.connect()
-                log(logger, logging.INFO, "imap.connected", source=self.name, host=self.account.host)
-            for folder in self.account.folders:
-                if should_stop():
-                    break
-                result.folders.append(self._poll_folder(self._client, folder, history_only))
+            try:
+                self._poll_folders(result, should_stop, history_only)
+            except CONNECTION_ERRORS as exc:
+                if not result.reused or isinstance(exc, LoginError):
+                    raise
+                # The connection kept from the last poll died meanwhile (a server restart): one fresh try
+                # before calling it an outage.
+                self.close()
+                result.folders.clear()
+                self._poll_folders(result, should_stop, history_only)
         except CONNECTION_ERRORS + (InsecureConnection,) as exc:
             self.close()
-            self._delay = min(max(self._delay * 2, 1.0), self.account.reconnect_max_seconds)
+            self._failures += 1
+            self._delay = backoff(self._failures, 1.0, self.account.reconnect_max_seconds).total_seconds()
             self._next_try = now + timedelta(seconds=self._delay)
             result.ok = False
             result.error = f"{type(exc).__name__}: {exc}"
@@ -136,14 +165,29 @@ class ImapSource:
                     username=self.account.username, auth=self.account.auth, error=str(exc), retry_in_s=round(self._delay, 1),
                 )
             else:
+                # Once when the outage starts; the retries that follow are debug lines.
+                level = self.outage.started() if self._failures == 1 else logging.DEBUG
                 log(
-                    logger, logging.WARNING, "imap.unavailable", source=self.name, host=self.account.host,
-                    error=result.error, retry_in_s=round(self._delay, 1),
+                    logger, level, "imap.unavailable", source=self.name,
+                    host=self.account.host, error=result.error, attempt=self._failures, retry_in_s=round(self._delay, 1),
                 )
             return result
+        if self._failures:
+            log(logger, self.outage.ended(), "imap.reconnected", source=self.name, host=self.account.host, attempts=self._failures)
+        self._failures = 0
         self._delay = 0.0
         self._next_try = None
         return result
+
+    def _poll_folders(self, result: PollResult, should_stop: Callable[[], bool], history_only: bool = False) -> None:
+        result.reused = self._client is not None
+        if self._client is None:
+            self._client = self.connect()
+            log(logger, logging.INFO if not self._failures else logging.DEBUG, "imap.connected", source=self.name, host=self.account.host)
+        for folder in self.account.folders:
+            if should_stop():
+                break
+            result.folders.append(self._poll_folder(self._client, folder, history_only))
 
     def _poll_folder(self, client: IMAPClient, folder: str, history_only: bool = False) -> FolderStats:
         acc = self.account

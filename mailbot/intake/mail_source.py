@@ -32,6 +32,7 @@ class PollResult:
     folders: list[FolderStats] = field(default_factory=list)
     error: str | None = None
     backing_off: bool = False  # not tried: waiting out the back-off after an earlier failure
+    reused: bool = False  # read over the connection kept from the previous poll
 
     @property
     def fetched(self) -> int:

@@ -1,7 +1,8 @@
 """Send queued outbox rows: SMTP over one reused aiosmtplib connection (or a Maildir for the embedded default).
 
-4xx replies and connection trouble retry with exponential backoff until the row's deadline; 5xx marks it
-failed. A row is claimed (its retry time pushed out as a lease) before sending and marked sent after, so a
+4xx replies retry with exponential backoff until the row's deadline; 5xx marks it failed. A server that cannot
+be reached pauses sending (doubling, capped) and leaves the row as it was: only a server's answer counts as an
+attempt. A row is claimed (its retry time pushed out as a lease) before sending and marked sent after, so a
 crash in between can resend it — with the same Message-ID — but nothing else sends twice.
 """
 
@@ -185,6 +186,7 @@ class SendStats:
     sent: int = 0
     retry: int = 0
     failed: int = 0
+    unreachable: bool = False  # the server could not be used; nothing was counted against any row
 
 
 class OutboxSender:
@@ -197,8 +199,10 @@ class OutboxSender:
         self.lease = timedelta(seconds=cfg.timeout_seconds * 4)
         self._paused_until: datetime | None = None
         self.throttled = False  # the hourly cap on automatic mail was reached at the last look
+        self.outages = 0  # consecutive flushes that found the server unusable
+        self._unrecorded: list[tuple[int, dict[str, tuple[int, str]]]] = []  # sent, not yet marked sent
 
-    def _claim(self, automatic: bool = True) -> tuple[int, str, list[str], bytes, str] | None:
+    def _claim(self, automatic: bool = True) -> tuple[int, str, list[str], bytes, str, datetime] | None:
         """Take the next due row, one at a time, so a lease only ever covers a single send. Without
         `automatic`, automatic mail (acknowledgements, notifications) is left waiting."""
         now = self.clock.now()
@@ -209,9 +213,10 @@ class OutboxSender:
             row = s.scalars(query.order_by(Outbox.id).limit(1).with_for_update(skip_locked=True)).one_or_none()
             if row is None:
                 return None
+            due = row.next_attempt_at
             row.attempts += 1
             row.next_attempt_at = now + self.lease
-            return row.id, row.mail_from, list(row.recipients), row.raw, row.kind
+            return row.id, row.mail_from, list(row.recipients), row.raw, row.kind, due
 
     def _throttle(self) -> Throttle:
         with unit_of_work(self.sessions) as s:
@@ -224,6 +229,23 @@ class OutboxSender:
         elif not active and self.throttled:
             log(logger, logging.INFO, "outbox.unthrottled", limit=state.limit)
         self.throttled = active
+
+    def _release(self, row_id: int, due: datetime, error: str) -> None:
+        """Give back a row the server never answered for: attempts and next attempt as they were, and why."""
+        with unit_of_work(self.sessions) as s:
+            row = s.get_one(Outbox, row_id)
+            if row.status == "queued":
+                row.attempts = max(row.attempts - 1, 0)
+                row.next_attempt_at = due
+                row.last_error = f"not sent, server unavailable: {error}"
+
+    def _unreachable(self, error: str) -> None:
+        """Pause sending, doubling the pause each time; the outage is a warning once, then debug lines."""
+        self.outages += 1
+        pause = backoff(self.outages, max(self.cfg.retry_base_seconds, 1.0), self.cfg.retry_max_seconds)
+        self._paused_until = self.clock.now() + pause
+        level = logging.WARNING if self.outages == 1 else logging.DEBUG
+        log(logger, level, "smtp.unavailable", host=self.cfg.host, error=error, attempt=self.outages, retry_in_s=pause.total_seconds())
 
     def _settle(self, row_id: int, outcome: str, error: str | None = None, refused: dict[str, tuple[int, str]] | None = None) -> str:
         now = self.clock.now()
@@ -262,6 +284,13 @@ class OutboxSender:
     async def flush(self, should_stop: Callable[[], bool] = lambda: False) -> SendStats:
         """Send every due row until none is due, the server is unusable, or `should_stop()`."""
         stats = SendStats()
+        # Mail the server accepted while the database could not record it (an outage): record it first,
+        # before its lease runs out and it would be sent again.
+        while self._unrecorded:
+            row_id, refused = self._unrecorded[0]
+            await asyncio.to_thread(self._settle, row_id, "sent", None, refused)
+            self._unrecorded.pop(0)
+            stats.sent += 1
         if self._paused_until is not None and self.clock.now() < self._paused_until:
             return stats  # the server was unreachable a moment ago: do not hammer it
         self._paused_until = None
@@ -273,22 +302,28 @@ class OutboxSender:
             claimed = await asyncio.to_thread(self._claim, allowed)
             if claimed is None:
                 break
-            row_id, mail_from, recipients, raw, kind = claimed
+            row_id, mail_from, recipients, raw, kind, due = claimed
             try:
                 accepted = await self.transport.send(mail_from, recipients, raw)
             except PermanentFailure as exc:
                 outcome = await asyncio.to_thread(self._settle, row_id, "failed", str(exc))
             except ConnectionTrouble as exc:
-                await asyncio.to_thread(self._settle, row_id, "retry", str(exc))
-                # Every other row would fail the same way: leave them queued and wait before trying again.
-                self._paused_until = self.clock.now() + backoff(1, self.cfg.retry_base_seconds, self.cfg.retry_max_seconds)
-                stats.retry += 1
+                # Not this row's fault, and every other row would fail the same way: leave them all as they
+                # were and wait before trying again.
+                await asyncio.to_thread(self._release, row_id, due, str(exc))
+                self._unreachable(str(exc))
+                stats.unreachable = True
                 return stats
             except TemporaryFailure as exc:
                 outcome = await asyncio.to_thread(self._settle, row_id, "retry", str(exc))
             else:
                 failpoints.reached("outbox.after_send")
+                self._unrecorded.append((row_id, accepted.refused))
                 outcome = await asyncio.to_thread(self._settle, row_id, "sent", None, accepted.refused)
+                self._unrecorded.pop()
+            if self.outages:
+                log(logger, logging.INFO, "smtp.available", host=self.cfg.host, attempts=self.outages)
+                self.outages = 0
             if outcome == "sent":
                 stats.sent += 1
                 automatic_sent += kind in AUTOMATIC_KINDS

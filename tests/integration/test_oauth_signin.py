@@ -23,7 +23,7 @@ from sqlalchemy import select
 from mailbot.config import Config
 from mailbot.intake.idle import IdleWatcher
 from mailbot.intake.imap import ImapSource
-from mailbot.logs import KeyValueFormatter
+from mailbot.logs import EventFormatter
 from mailbot.outbox.sender import ConnectionTrouble, SmtpTransport
 from mailbot.signin.oauth2_grants import RefreshTokenGrant
 from mailbot.store.db import unit_of_work
@@ -368,7 +368,7 @@ def test_no_secret_appears_in_any_log_line(
 
     secrets = {CLIENT_SECRET, refresh, revoked, path.read_text().strip(), *(i.access_token for i in token_endpoint.issued)}
     secrets |= {s.split(".")[2] for s in secrets if s.count(".") == 2}  # a JWT's signature alone
-    formatter = KeyValueFormatter()
+    formatter = EventFormatter()
     lines = [formatter.format(r) for r in caplog.records] + [r.getMessage() for r in caplog.records]
     assert len(lines) > 20 and any("oauth2.token" in line for line in lines)
     leaked = [line for line in lines for secret in secrets if secret in line]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -38,16 +39,17 @@ def app(make_config, smtp: SmtpServer, clock: FixedClock) -> Iterator[App]:
 
 def queue_mail(app: App, *to: str, subject: str = "hello") -> int:
     now = app.clock.now()
+    origin = app.origin  # reads the desk's secret from the database: not inside the write transaction below
     with unit_of_work(app.sessions) as s:
         ticket = Ticket(subject=subject, customer=to[0], tags=[], created_at=now, updated_at=now)
         s.add(ticket)
         s.flush()
         out = Outgoing(
             from_name="Support", from_addr="support@example.com", to=tuple(Address(a) for a in to), subject=subject,
-            body="Body text", message_id=app.origin.new_message_id(ticket.id), date=now,
+            body="Body text", message_id=origin.new_message_id(ticket.id), date=now,
         )
         writer = Writer(s.connection())
-        row_id = enqueue(writer, app.origin, out, kind="ack", ticket_id=ticket.id, now=now, automatic=True)
+        row_id = enqueue(writer, origin, out, kind="ack", ticket_id=ticket.id, now=now, automatic=True)
         writer.flush()
         return row_id
 
@@ -146,19 +148,54 @@ def test_server_down_keeps_everything_queued(make_config, clock: FixedClock) -> 
     app = App(config, clock)
     ids = [queue_mail(app, f"c{i}@customer.example") for i in range(3)]
     stats = flush(app)  # nothing listens on the port yet
-    assert stats.sent == 0 and stats.retry == 1
-    assert all(row(app, i).status == "queued" for i in ids)
-    assert row(app, ids[0]).next_attempt_at == clock.now() + timedelta(seconds=60)
+    assert stats.sent == 0 and stats.retry == 0 and stats.unreachable
+    first = row(app, ids[0])
+    # Not the row's fault: no attempt counted, due as before; its last error says why it is still waiting.
+    assert first.status == "queued" and first.attempts == 0 and first.next_attempt_at == clock.now()
+    assert "server unavailable" in (first.last_error or "")
+    assert all(row(app, i).status == "queued" and row(app, i).attempts == 0 for i in ids)
     clock.advance(timedelta(seconds=30))
-    assert flush(app).retry == 0  # the sender waits instead of hammering a server that is down
+    assert not flush(app).unreachable  # the sender waits instead of hammering a server that is down
     server.start()
     try:
         clock.advance(timedelta(seconds=30))
         assert flush(app).sent == 3
         assert len(server.handler.received) == 3
+        assert [row(app, i).attempts for i in ids] == [1, 1, 1]
     finally:
         server.stop()
         app.close()
+
+
+def test_an_outage_counts_no_attempt_only_answers_do(
+    app: App, smtp: SmtpServer, clock: FixedClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="mailbot.outbox")
+    smtp.handler.script = ["tempfail"]
+    row_id = queue_mail(app, "a@customer.example")
+    assert flush(app).retry == 1  # a 451 is the server's answer: it counts
+    assert row(app, row_id).attempts == 1
+    due = row(app, row_id).next_attempt_at
+
+    smtp.stop()
+    pauses = []
+    for _ in range(4):  # the server stays down through several turns of the sender
+        clock.set(max(clock.now(), due, app.sender._paused_until or due))
+        assert flush(app).unreachable
+        pauses.append((app.sender._paused_until or clock.now()) - clock.now())
+        assert row(app, row_id).attempts == 1 and row(app, row_id).next_attempt_at == due
+    # The pause doubles (capped), so a long outage costs a handful of connection attempts.
+    assert pauses == [timedelta(seconds=60), timedelta(seconds=120), timedelta(seconds=240), timedelta(seconds=480)]
+
+    smtp.start()
+    clock.set(app.sender._paused_until or clock.now())
+    assert flush(app).sent == 1
+    assert row(app, row_id).attempts == 2 and row(app, row_id).status == "sent"
+    events = [r for r in caplog.records if r.getMessage() in ("smtp.unavailable", "smtp.available")]
+    assert [(r.getMessage(), r.levelname) for r in events if r.levelno >= logging.INFO] == [
+        ("smtp.unavailable", "WARNING"), ("smtp.available", "INFO"),
+    ]
+    assert [r.getMessage() for r in events].count("smtp.unavailable") == 4  # the repeats at debug level
 
 
 def test_gives_up_at_the_deadline(app: App, smtp: SmtpServer, clock: FixedClock) -> None:
@@ -189,7 +226,7 @@ def test_starttls_required_but_not_offered(make_config, smtp: SmtpServer, clock:
     config = make_config(smtp=smtp.section(security="starttls"))
     app = App(config, clock)
     row_id = queue_mail(app, "a@customer.example")
-    assert flush(app).retry == 1
+    assert flush(app).unreachable and row(app, row_id).attempts == 0
     assert "STARTTLS" in (row(app, row_id).last_error or "") or "starttls" in (row(app, row_id).last_error or "").lower()
     assert smtp.handler.received == []
     app.close()

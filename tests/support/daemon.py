@@ -60,5 +60,15 @@ class DaemonProcess:
         self.proc.wait()
         self._log.close()
 
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time the daemon (all its threads) has used so far, from /proc/PID/stat."""
+        assert self.proc is not None
+        stat = Path(f"/proc/{self.proc.pid}/stat").read_text()
+        fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def lines(self, text: str) -> list[str]:
+        return [line for line in self.log.splitlines() if text in line]
+
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

@@ -142,14 +142,21 @@ class SmtpServer:
     def __init__(self, handler: RecordingHandler | None = None, port: int | None = None, **kwargs: Any) -> None:
         self.handler = handler or RecordingHandler()
         self.port = port or free_port()
+        self._kwargs = kwargs
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **kwargs)
+        self._stopped = False
 
     def start(self) -> "SmtpServer":
+        """Start listening; after `stop()`, again on the same port with the same handler (an outage ends)."""
+        if self._stopped:
+            self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **self._kwargs)
+            self._stopped = False
         self.controller.start()
         return self
 
     def stop(self) -> None:
         self.controller.stop()
+        self._stopped = True
 
     def section(self, **extra: Any) -> dict[str, Any]:
         """An [smtp] table for mailbot pointing at this server (plaintext on loopback, explicitly allowed)."""
