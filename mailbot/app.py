@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 
 from sqlalchemy import Engine
@@ -15,7 +15,7 @@ from mailbot.config import Config
 from mailbot.customers.importer import ImportReport, import_rows, read_sql
 from mailbot.errors import ConfigError
 from mailbot.intake.imap import ImapSource
-from mailbot.intake.mail_source import MailSource
+from mailbot.intake.mail_source import MailSource, SourceHealth
 from mailbot.intake.maildir import MaildirSource
 from mailbot.logs import log
 from mailbot.outbox.bot_mail import BotMailer
@@ -39,7 +39,7 @@ from mailbot.process.steps.response_deadline import StartResponseClock
 from mailbot.process.steps.rule_notify import NotifyRuleRecipients
 from mailbot.process.steps.rules_decision import DecideByRules
 from mailbot.process.sweep import Sweeper
-from mailbot.store import migrate
+from mailbot.store import liveness, migrate
 from mailbot.store.db import make_engine, session_factory, unit_of_work
 from mailbot.time_source import Clock, SystemClock
 
@@ -53,6 +53,7 @@ class App:
         self._lock = threading.Lock()
         # Sources the last poll could not read, with the reason (a refused sign-in, a server down).
         self.unreadable: dict[str, str] = {}
+        self.worker = liveness.worker_name()
 
     @cached_property
     def engine(self) -> Engine:
@@ -155,11 +156,28 @@ class App:
             result = src.poll(should_stop)
             stored += result.stored
             health = src.health()
+            self.record_health(health)
             if health.failing:
                 self.unreadable[src.name] = health.last_error or "unreadable"
             else:
                 self.unreadable.pop(src.name, None)
         return stored
+
+    def record_health(self, health: SourceHealth) -> None:
+        """Keep the source's last success and last error in the database, where `status` on any host reads them."""
+        with unit_of_work(self.sessions) as session:
+            liveness.record_source(
+                session, health.name, health.kind, health.last_success, health.last_error, health.last_error_at,
+                self.worker, self.clock.now(),
+            )
+
+    def heartbeat(self, started_at: datetime) -> None:
+        with unit_of_work(self.sessions) as session:
+            liveness.beat(session, self.worker, started_at, self.clock.now())
+
+    def stop_heartbeat(self) -> None:
+        with unit_of_work(self.sessions) as session:
+            liveness.stop_beating(session, self.worker)
 
     def process(self, should_stop: Callable[[], bool] = lambda: False, limit: int | None = None) -> RunStats:
         return process_pending(self.sessions, self.context, limit=limit, after=self.pipeline, should_stop=should_stop)

@@ -33,6 +33,7 @@ class Daemon:
         self.stopping = threading.Event()
         self._running: set[asyncio.Task[Any]] = set()
         self.scheduler: AsyncIOScheduler | None = None
+        self.started_at = app.clock.now()
 
     def should_stop(self) -> bool:
         return self.stopping.is_set()
@@ -74,6 +75,9 @@ class Daemon:
 
     async def sync(self) -> None:
         await asyncio.to_thread(self.app.sync_customers)
+
+    async def heartbeat(self) -> None:
+        await asyncio.to_thread(self.app.heartbeat, self.started_at)
 
     async def watchdog(self) -> None:
         systemd.notify("WATCHDOG=1")
@@ -145,6 +149,7 @@ class Daemon:
             ("sweep", self.sweep, every.sweep_seconds),
             ("reminders", self.reminders, every.reminders_seconds),
             ("redaction", self.redaction, every.redaction_seconds),
+            ("heartbeat", self.heartbeat, self.app.config.settings.status.heartbeat_seconds),
         ):
             sched.add_job(
                 self._guarded(job_id, fn), "interval", seconds=seconds, id=job_id, name=job_id, next_run_time=now,
@@ -181,4 +186,8 @@ class Daemon:
             for task in pending:
                 task.cancel()
         await self.app.sender.transport.close()
+        try:
+            await asyncio.to_thread(self.app.stop_heartbeat)
+        except Exception:  # the database may be the reason for stopping; the row then simply goes stale
+            log(logger, logging.WARNING, "heartbeat.not_removed", exc_info=True)
         log(logger, logging.INFO, "daemon.stopped")

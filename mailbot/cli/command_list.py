@@ -17,7 +17,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "customers": ("cmd_customers", "import purchases from CSV, sync from the billing database, show a sender's entitlement"),
     "escalations": ("cmd_escalations", "list the warnings and breach notices that would fire at a moment (dry run)"),
     "explain": ("cmd_explain", "how ticket N's deadline was computed: entitlement, plan, calendar, hours day by day"),
-    "status": ("cmd_status", "set ticket N's status (pending pauses its response clock)"),
+    "status": ("cmd_status", "the desk's health with a monitoring exit code; or `status N STATE`: set ticket N's status"),
+    "queues": ("cmd_queues", "inbound and outgoing mail not yet done, with age, attempts, next attempt and last error (like mailq)"),
 }
 
 

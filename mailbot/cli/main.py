@@ -87,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args) or 0)
     from mailbot import logs
     from mailbot.config import load
-    from mailbot.errors import ConfigError
+    from mailbot.errors import ConfigError, SchemaNotReady
 
     try:
         config: Config = load(config_path(args))
@@ -108,6 +108,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except ConfigError as exc:
         print(f"mailbot: configuration error\n{exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except SchemaNotReady as exc:
+        print(f"mailbot: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except DBAPIError as exc:
         print(f"mailbot: database {database_shown(config)}: {first_line(exc.orig or exc)}", file=sys.stderr)
