@@ -61,7 +61,7 @@ def test_tickets_and_quarantine_commands(tmp_path: Path, db_url: str) -> None:
 
     listed = run_mailbot(cfg, "quarantine", "list")
     assert "nesting too deep" in listed.stdout
-    qid = listed.stdout.split()[0]
+    qid = listed.stdout.splitlines()[1].split()[0]
     detail = run_mailbot(cfg, "quarantine", "show", qid)
     assert "Message nesting too deep" in detail.stdout
     retried = run_mailbot(cfg, "quarantine", "retry", qid)
