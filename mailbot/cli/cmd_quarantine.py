@@ -19,7 +19,7 @@ from mailbot.store.db import unit_of_work
 from mailbot.store.models import Inbound, InboundRaw
 
 LIST_COLUMNS = (
-    Column("id", 6, right=True), Column("source/folder", 18), Column("bytes", 9, right=True), Column("tries", 5, right=True),
+    Column("id", 6, right=True), Column("source/folder", 16), Column("tries", 5, right=True),
     Column("quarantined", 16), Column("next try", 8), Column("reason", 0),
 )
 # A quarantined message is tried again only when a person says so.
@@ -53,7 +53,7 @@ def list_rows(app: App, args: argparse.Namespace) -> int:
         print("quarantine is empty")
         return 0
     print(table(LIST_COLUMNS, [
-        (r.id, f"{r.source}/{r.folder}", r.size, r.attempts, r.processed_at or r.next_attempt_at, NEXT_TRY, reason(r)) for r in rows
+        (r.id, f"{r.source}/{r.folder}", r.attempts, r.processed_at or r.next_attempt_at, NEXT_TRY, reason(r)) for r in rows
     ]))
     return 0
 
