@@ -11,6 +11,7 @@ from functools import cached_property
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from mailbot import telemetry
 from mailbot.config import Config
 from mailbot.customers.importer import ImportReport, import_rows, read_sql
 from mailbot.errors import ConfigError
@@ -155,6 +156,10 @@ class App:
                 break
             result = src.poll(should_stop)
             stored += result.stored
+            telemetry.FETCHED.labels(src.name).inc(result.fetched)
+            telemetry.STORED.labels(src.name).inc(result.stored)
+            if not result.ok and not result.backing_off:
+                telemetry.POLL_FAILURES.labels(src.name).inc()
             health = src.health()
             self.record_health(health)
             if health.failing:

@@ -12,13 +12,14 @@ import asyncio
 import logging
 import signal
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from mailbot import systemd
+from mailbot import systemd, telemetry
 from mailbot.app import App
 from mailbot.logs import log
 
@@ -47,6 +48,8 @@ class Daemon:
 
     async def process(self) -> int:
         stats = await asyncio.to_thread(self.app.process, self.should_stop)
+        for outcome, n in (("filed", stats.done), ("duplicate", stats.duplicates), ("retried", stats.retried), ("quarantined", stats.quarantined)):
+            telemetry.PROCESSED.labels(outcome).inc(n)
         if stats.handled:
             log(logger, logging.INFO, "process.done", filed=stats.done, duplicates=stats.duplicates, retry=stats.retried, quarantined=stats.quarantined)
             self.wake("outbox")
@@ -54,18 +57,22 @@ class Daemon:
 
     async def outbox(self) -> int:
         stats = await self.app.sender.flush(self.should_stop)
+        for outcome, n in (("sent", stats.sent), ("retried", stats.retry), ("failed", stats.failed)):
+            telemetry.MAIL.labels(outcome).inc(n)
         if stats.sent or stats.failed or stats.retry:
             log(logger, logging.INFO, "outbox.done", sent=stats.sent, retry=stats.retry, failed=stats.failed)
         return stats.sent
 
     async def sweep(self) -> int:
         fired = await asyncio.to_thread(self.app.sweep, self.should_stop)
+        telemetry.ESCALATIONS.inc(fired)
         if fired:
             self.wake("outbox")
         return fired
 
     async def reminders(self) -> int:
         queued = await asyncio.to_thread(self.app.remind_renewals)
+        telemetry.REMINDERS.inc(queued)
         if queued:
             self.wake("outbox")
         return queued
@@ -92,11 +99,13 @@ class Daemon:
             task = asyncio.current_task()
             assert task is not None
             self._running.add(task)
+            started = time.monotonic()
             try:
                 await job()
             except Exception:
                 log(logger, logging.ERROR, "job.failed", job=name, exc_info=True)
             finally:
+                telemetry.JOB_SECONDS.labels(name).observe(time.monotonic() - started)
                 self._running.discard(task)
 
         return run
@@ -164,6 +173,11 @@ class Daemon:
         interval = systemd.watchdog_interval()
         if interval:
             sched.add_job(self.watchdog, "interval", seconds=interval, id="watchdog", name="watchdog", next_run_time=now)
+        metrics = self.app.config.settings.metrics.listen
+        if metrics:
+            from mailbot.metrics_server import serve_metrics
+
+            serve_metrics(self.app, metrics)
         sched.start()
         def wake_poll() -> None:
             loop.call_soon_threadsafe(self.wake, "poll")
