@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from mailbot.cli.app_session import opened_app
+from mailbot.cli.app_session import opened_reader
 from mailbot.cli.display import local_time
 from mailbot.cli.command_list import command_help
 from mailbot.config import Config
@@ -15,7 +15,7 @@ from mailbot.time_source import parse_moment
 
 
 def cmd_escalations(config: Config, args: argparse.Namespace) -> int:
-    with opened_app(config, args) as app:
+    with opened_reader(config, args) as app:
         terms = app.policy.terms
         at = parse_moment(args.at, config.settings.mailbot.timezone) if args.at else app.clock.now()
         planned = preview(app.sessions, terms, at)
