@@ -195,9 +195,14 @@ class App:
         """Fire the warnings and breach notices that are due; returns how many."""
         return self.sweeper.run(self.clock.now(), should_stop)
 
+    @cached_property
+    def reminders(self) -> RenewalReminders:
+        replies = self.config.settings.replies
+        return RenewalReminders(self.sessions, lambda: self.policy, self.mailer, replies.default_language, replies.reminders_per_hour)
+
     def remind_renewals(self) -> int:
-        """Queue the renewal reminders that are due; returns how many."""
-        return RenewalReminders(self.sessions, lambda: self.policy, self.mailer, self.config.settings.replies.default_language).run(self.clock.now())
+        """Queue the renewal reminders that are due, within the hourly rate; returns how many."""
+        return self.reminders.run(self.clock.now())
 
     def redact_credentials(self) -> int:
         """Remove the passwords whose redaction time has come; returns from how many messages."""

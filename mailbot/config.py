@@ -378,6 +378,7 @@ class Rules(Strict):
 class Replies(Strict):
     default_language: Annotated[str, Field(pattern=r"^[a-z]{2}$")] = "en"
     max_auto_replies_per_day: Annotated[int, Field(ge=0)] = 10
+    reminders_per_hour: Annotated[int, Field(ge=0)] = 100  # renewal reminders queued per hour at most; 0: no limit
 
 
 class Customers(Strict):

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
+from mailbot.app import App
 from mailbot.cli.app_session import opened_app
+from mailbot.cli.cmd_reminders import pace
 from mailbot.cli.command_list import command_help
 from mailbot.config import Config
 from mailbot.core.entitlement import decide_entitlement
@@ -23,10 +26,20 @@ def _count_lines(path: Path) -> int:
         return max(sum(1 for _ in fh) - 1, 0)
 
 
+def reminders_made_due(app: App, now: datetime, before: int) -> str:
+    """What the change means for automatic mail: the renewal reminders now due, and how they will be paced."""
+    due = len(app.reminders.preview(now))
+    return (
+        f"renewal reminders due now: {due} ({due - before:+d} by this change); "
+        f"{pace(due, app.config.settings.replies.reminders_per_hour)}; `mailbot reminders list` shows them"
+    )
+
+
 def cmd_customers(config: Config, args: argparse.Namespace) -> int:
     with opened_app(config, args) as app:
         terms = app.policy.terms
         now = app.clock.now()
+        due_before = len(app.reminders.preview(now)) if args.action in ("import", "sync") else 0
         if args.action == "import":
             if not args.file:
                 print("customers import needs a CSV file", file=sys.stderr)
@@ -44,6 +57,7 @@ def cmd_customers(config: Config, args: argparse.Namespace) -> int:
             for line, problem in report.errors:
                 print(f"{path}:{line}: {problem}", file=sys.stderr)
             print(report.summary())
+            print(reminders_made_due(app, now, due_before))
             return 1 if report.errors else 0
         if args.action == "sync":
             found = app.sync_customers()
@@ -53,6 +67,7 @@ def cmd_customers(config: Config, args: argparse.Namespace) -> int:
             for line, problem in found.errors:
                 print(f"row {line}: {problem}", file=sys.stderr)
             print(found.summary())
+            print(reminders_made_due(app, now, due_before))
             return 1 if found.errors else 0
         if not args.file:
             print("customers show needs an address", file=sys.stderr)

@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tickets": ("cmd_tickets", "list tickets or show one"),
     "quarantine": ("cmd_quarantine", "messages that could not be processed"),
     "customers": ("cmd_customers", "import purchases from CSV, sync from the billing database, show a sender's entitlement"),
+    "reminders": ("cmd_reminders", "list the renewal reminders due at a moment (dry run), and how the hourly rate spreads them"),
     "escalations": ("cmd_escalations", "list the warnings and breach notices that would fire at a moment (dry run)"),
     "explain": ("cmd_explain", "how ticket N's deadline was computed: entitlement, plan, calendar, hours day by day"),
     "status": ("cmd_status", "the desk's health with a monitoring exit code; or `status N STATE`: set ticket N's status"),
