@@ -14,6 +14,7 @@ from mailbot.app import App
 from mailbot.cli.app_session import opened_app
 from mailbot.cli.cmd_reminders import pace
 from mailbot.cli.command_list import command_help
+from mailbot.cli.output import add_json_flag, as_json
 from mailbot.config import Config
 from mailbot.core.entitlement import decide_entitlement
 from mailbot.customers.importer import RowError, import_rows, read_csv
@@ -76,9 +77,21 @@ def cmd_customers(config: Config, args: argparse.Namespace) -> int:
             match = find_customer(session.connection(), args.file)
         if match is None:
             ent = decide_entitlement([], terms.plans, now)
+            if args.json:
+                print(as_json({"address": args.file, "customer": None, "entitlement": ent.state, "plan": None, "product": None,
+                                   "reason": ent.reason, "promise": None, "purchases": []}))
+                return 0
             print(f"{args.file}: not a customer ({ent.state})")
             return 0
         ent = decide_entitlement(match.purchases, terms.plans, now, terms.desk_zone)
+        if args.json:
+            print(as_json({
+                "address": args.file, "customer": {"id": match.external_id, "name": match.name, "matched_by": match.matched},
+                "entitlement": ent.state, "plan": ent.plan, "product": ent.product, "reason": ent.reason,
+                "promise": ent.promise.describe() if ent.promise else None,
+                "purchases": [{"product": p.product, "kind": p.kind, "plan": p.plan, "paid_at": p.paid_at} for p in match.purchases],
+            }))
+            return 0
         print(f"{args.file}: customer {match.external_id} {match.name} (matched by {match.matched})")
         print(f"  now: {ent.state}, plan {ent.plan or '-'}, product {ent.product or '-'}")
         print(f"  why: {ent.reason}")
@@ -93,4 +106,5 @@ def register(sub: Any) -> None:
     p = sub.add_parser("customers", help=command_help("customers"))
     p.add_argument("action", choices=["import", "sync", "show"])
     p.add_argument("file", nargs="?", help="import: the CSV file; show: an e-mail address")
+    add_json_flag(p)
     p.set_defaults(handler=cmd_customers)
