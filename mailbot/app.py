@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import cached_property
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailbot import telemetry
@@ -40,7 +43,8 @@ from mailbot.process.steps.response_deadline import StartResponseClock
 from mailbot.process.steps.rule_notify import NotifyRuleRecipients
 from mailbot.process.steps.rules_decision import DecideByRules
 from mailbot.process.sweep import Sweeper
-from mailbot.store import liveness, migrate
+from mailbot.store import desk_secrets, liveness, migrate, source_leases
+from mailbot.store.desk_secrets import SecretSet
 from mailbot.store.db import make_engine, session_factory, unit_of_work
 from mailbot.time_source import Clock, SystemClock
 
@@ -54,7 +58,9 @@ class App:
         self._lock = threading.Lock()
         # Sources the last poll could not read, with the reason (a refused sign-in, a server down).
         self.unreadable: dict[str, str] = {}
-        self.worker = liveness.worker_name()
+        # Sources whose lease this worker holds: only it reads them.
+        self.held: set[str] = set()
+        self._lease_lock = threading.Lock()
 
     @cached_property
     def engine(self) -> Engine:
@@ -92,8 +98,17 @@ class App:
 
     # the parts --------------------------------------------------------------------------------------
     @cached_property
+    def secrets(self) -> SecretSet:
+        """The desk's reply-token secrets from the database (stored there by the first worker to start)."""
+        config = self.config
+        try:
+            return desk_secrets.resolve(self.sessions, config.configured_secret(), config.legacy_secret(), self.clock.now())
+        except desk_secrets.SecretMismatch as exc:
+            raise ConfigError(config.source, [(config.secret_key(), str(exc))]) from None
+
+    @cached_property
     def desk(self) -> Desk:
-        return Desk.from_config(self.config)
+        return Desk.from_config(self.config, self.secrets.signer())
 
     @cached_property
     def context(self) -> RunnerContext:
@@ -147,13 +162,42 @@ class App:
         cfg = self.config.settings.smtp
         return OutboxSender(self.sessions, cfg, self.clock, make_transport(cfg, self.config.outgoing_maildir))
 
+    # leases: one reader per source ------------------------------------------------------------------
+    @cached_property
+    def worker_name(self) -> str:
+        return self.config.settings.workers.name or f"{socket.gethostname()}:{os.getpid()}"
+
+    def hold_sources(self) -> tuple[list[MailSource], list[MailSource]]:
+        """Renew or take the lease of every source; returns the sources this worker took and lost just now."""
+        ttl = timedelta(seconds=self.config.settings.workers.lease_seconds)
+        taken: list[MailSource] = []
+        lost: list[MailSource] = []
+        with self._lease_lock:
+            for src in self.sources:
+                got = source_leases.hold(self.sessions, src.name, self.worker_name, self.clock.now(), ttl)
+                if got.held and src.name not in self.held:
+                    self.held.add(src.name)
+                    taken.append(src)
+                    if got.taken_from is not None:
+                        log(logger, logging.WARNING, "source.taken_over", source=src.name, worker=self.worker_name, previous=got.taken_from)
+                    else:
+                        log(logger, logging.INFO, "source.held", source=src.name, worker=self.worker_name)
+                elif not got.held and src.name in self.held:
+                    self.held.discard(src.name)
+                    lost.append(src)
+                    log(logger, logging.WARNING, "source.lost", source=src.name, worker=self.worker_name, holder=got.holder)
+        return taken, lost
+
     # the jobs ---------------------------------------------------------------------------------------
     def poll(self, should_stop: Callable[[], bool] = lambda: False) -> int:
-        """Fetch from every source once; returns how many new messages were stored."""
+        """Fetch once from every source this worker holds the lease of; returns how many new messages were stored."""
         stored = 0
+        self.hold_sources()
         for src in self.sources:
             if should_stop():
                 break
+            if src.name not in self.held:
+                continue  # another worker reads it
             result = src.poll(should_stop)
             stored += result.stored
             telemetry.FETCHED.labels(src.name).inc(result.fetched)
@@ -173,16 +217,16 @@ class App:
         with unit_of_work(self.sessions) as session:
             liveness.record_source(
                 session, health.name, health.kind, health.last_success, health.last_error, health.last_error_at,
-                self.worker, self.clock.now(),
+                self.worker_name, self.clock.now(),
             )
 
     def heartbeat(self, started_at: datetime) -> None:
         with unit_of_work(self.sessions) as session:
-            liveness.beat(session, self.worker, started_at, self.clock.now())
+            liveness.beat(session, self.worker_name, started_at, self.clock.now())
 
     def stop_heartbeat(self) -> None:
         with unit_of_work(self.sessions) as session:
-            liveness.stop_beating(session, self.worker)
+            liveness.stop_beating(session, self.worker_name)
 
     def process(self, should_stop: Callable[[], bool] = lambda: False, limit: int | None = None) -> RunStats:
         return process_pending(self.sessions, self.context, limit=limit, after=self.pipeline, should_stop=should_stop)
@@ -223,7 +267,14 @@ class App:
         return report
 
     def close(self) -> None:
-        """Close what was opened (after a failed start-up, some of it never was)."""
+        """Close what was opened (after a failed start-up, some of it never was); give up the sources' leases so
+        another worker takes them at once."""
+        if self.held:
+            try:
+                source_leases.release(self.sessions, self.worker_name, sorted(self.held))
+            except SQLAlchemyError as exc:
+                log(logger, logging.WARNING, "source.release_failed", error=str(exc).splitlines()[0][:200])
+            self.held.clear()
         if "sources" in self.__dict__:
             for src in self.sources:
                 src.close()

@@ -469,8 +469,18 @@ class Metrics(Strict):
     listen: Annotated[str, Field(pattern=r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):[0-9]{1,5}$")] | None = None
 
 
+class Workers(Strict):
+    # This worker's name in leases, logs and `status`. Default: "<host>:<pid>".
+    name: Annotated[str, Field(max_length=200)] = ""
+    # A worker reads a mail source only while it holds the source's lease; it renews it every third of this
+    # time, and another worker takes the source over once a lease has run out (a dead worker's, at the latest
+    # this long after its last renewal). Default: 20.
+    lease_seconds: Annotated[float, Field(ge=3, le=600)] = 20.0
+
+
 class Settings(Strict):
     mailbot: DeskConfig = DeskConfig()
+    workers: Workers = Workers()
     processing: Processing = Processing()
     schedule: Schedule = Schedule()
     logging: Logging = Logging()
@@ -539,23 +549,38 @@ class Config:
             where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(path) else ""
             raise ConfigError(self.source, [("mailbot.state_dir", f"{str(path)!r} cannot be used: {reason}{where}")]) from None
 
-    def secret_bytes(self) -> bytes:
-        """The HMAC secret for reply tokens; created in the state directory on first use if none is configured."""
+    def configured_secret(self) -> bytes | None:
+        """The reply-token secret this config gives (`secret` or `secret_file`), or None: then the desk's database
+        holds it (see mailbot/store/desk_secrets.py)."""
         desk = self.settings.mailbot
         if desk.secret is not None:
             return desk.secret.encode()
-        path = desk.secret_file or self.state_dir / "secret"
-        if not path.exists():
-            if desk.secret_file is not None:
-                raise ConfigError(self.source, [("mailbot.secret_file", f"{str(path)!r} does not exist")])
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_urlsafe(32))
-        value = path.read_text(encoding="utf-8").strip()
+        if desk.secret_file is None:
+            return None
+        path = desk.secret_file
+        try:
+            value = path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            raise ConfigError(self.source, [("mailbot.secret_file", f"{str(path)!r} does not exist")]) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(self.source, [("mailbot.secret_file", f"{str(path)!r} cannot be read: {exc}")]) from None
         if len(value) < 16:
             raise ConfigError(self.source, [("mailbot.secret_file", "secret must be at least 16 characters long")])
         return value.encode()
+
+    def secret_key(self) -> str:
+        """The config key that gave the secret, for messages."""
+        return "mailbot.secret" if self.settings.mailbot.secret is not None else "mailbot.secret_file"
+
+    def legacy_secret(self) -> bytes | None:
+        """The secret earlier versions generated into the state folder: adopted by the database if it has none, so
+        reply addresses in mail already sent keep working after an upgrade."""
+        path = self.state_dir / "secret"
+        try:
+            value = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            return None
+        return value.encode() if len(value) >= 16 else None
 
 
 # The presets shipped with mailbot (the repository's rules/ folder, carried inside the package); "default" is used

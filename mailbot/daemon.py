@@ -21,6 +21,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from mailbot import systemd, telemetry
 from mailbot.app import App
+from mailbot.intake.mail_source import PushWatcher
 from mailbot.logs import log
 
 logger = logging.getLogger("mailbot.daemon")
@@ -35,6 +36,12 @@ class Daemon:
         self._running: set[asyncio.Task[Any]] = set()
         self.scheduler: AsyncIOScheduler | None = None
         self.started_at = app.clock.now()
+        self._watchers: dict[str, PushWatcher] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _wake_poll_threadsafe(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self.wake, "poll")
 
     def should_stop(self) -> bool:
         return self.stopping.is_set()
@@ -86,6 +93,20 @@ class Daemon:
     async def heartbeat(self) -> None:
         await asyncio.to_thread(self.app.heartbeat, self.started_at)
 
+    async def leases(self) -> None:
+        """Renew the sources' leases; push watching (IDLE) runs exactly on the sources this worker holds."""
+        taken, _ = await asyncio.to_thread(self.app.hold_sources)
+        for name in [n for n in self._watchers if n not in self.app.held]:
+            await asyncio.to_thread(self._watchers.pop(name).stop)
+        for src in self.app.sources:
+            if src.name in self.app.held and src.name not in self._watchers and not self.should_stop():
+                watcher = src.watcher(self._wake_poll_threadsafe)
+                if watcher is not None:
+                    watcher.start()
+                    self._watchers[src.name] = watcher
+        if taken:
+            self.wake("poll")
+
     async def watchdog(self) -> None:
         systemd.notify("WATCHDOG=1")
 
@@ -136,7 +157,7 @@ class Daemon:
         return ok and not self.app.unreadable  # a source that could not be read fails the run too
 
     async def run_forever(self) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         stop = asyncio.Event()
 
         def on_stop(signame: str) -> None:
@@ -152,6 +173,7 @@ class Daemon:
         every = self.app.config.settings.schedule
         now = datetime.now(timezone.utc)
         for job_id, fn, seconds in (
+            ("leases", self.leases, self.app.config.settings.workers.lease_seconds / 3),
             ("poll", self.poll, every.poll_seconds),
             ("process", self.process, every.process_seconds),
             ("outbox", self.outbox, every.outbox_seconds),
@@ -179,12 +201,6 @@ class Daemon:
 
             serve_metrics(self.app, metrics)
         sched.start()
-        def wake_poll() -> None:
-            loop.call_soon_threadsafe(self.wake, "poll")
-
-        watchers = [w for w in (src.watcher(wake_poll) for src in self.app.sources) if w is not None]
-        for watcher in watchers:
-            watcher.start()
         systemd.notify("READY=1", "STATUS=running")
         log(logger, logging.INFO, "daemon.started", database=self.app.engine.url.render_as_string(hide_password=True),
             sources=len(self.app.sources), rules=len(self.app.policy.rules.rules))
@@ -192,8 +208,9 @@ class Daemon:
 
         systemd.notify("STOPPING=1")
         sched.shutdown(wait=False)
-        for watcher in watchers:
+        for watcher in self._watchers.values():
             watcher.stop()
+        self._watchers.clear()
         running = list(self._running)
         if running:
             done, pending = await asyncio.wait(running, timeout=SHUTDOWN_GRACE_SECONDS)

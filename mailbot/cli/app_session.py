@@ -21,11 +21,12 @@ from mailbot.store.db import unit_of_work
 @contextmanager
 def opened_app(config: Config, args: argparse.Namespace, migrate: bool = True) -> Iterator[App]:
     config.check_state_dir()
-    config.secret_bytes()  # a missing or short secret_file stops the command here, not in every job later
+    config.configured_secret()  # a missing or short secret_file stops the command here, not in every job later
     app = App(config, args.clock)
     try:
         if migrate:
             app.ensure_schema()
+            app.secrets  # a worker whose secret disagrees with the desk's stops here, before it signs anything
         yield app
     finally:
         app.close()

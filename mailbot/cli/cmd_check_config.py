@@ -20,7 +20,7 @@ EXIT_CONNECT = 2  # as for any other problem check-config finds
 def cmd_check_config(config: Config, args: argparse.Namespace) -> int:
     s = config.settings
     config.check_state_dir()
-    config.secret_bytes()  # a secret_file that is missing or short is a config error too
+    config.configured_secret()  # a secret_file that is missing or short is a config error too
     policy = load_policy(config)  # rules, terms, and every template against the context of its kind
     print(f"{config.source}: OK")
     print(f"  database: {make_url(config.database_url).render_as_string(hide_password=True)}")

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from typing import Any
 
 from mailbot.cli.app_session import opened_app
 from mailbot.cli.command_list import command_help
 from mailbot.config import Config
 from mailbot.daemon import Daemon
+from mailbot.store.sqlite_lock import AlreadyRunning, DaemonLock
+
+EXIT_ALREADY_RUNNING = 2
 
 
 def cmd_run(config: Config, args: argparse.Namespace) -> int:
+    lock = DaemonLock(config.database_url)
+    try:
+        lock.acquire()
+    except AlreadyRunning as exc:
+        print(f"mailbot: {exc}", file=sys.stderr)
+        return EXIT_ALREADY_RUNNING
     with opened_app(config, args) as app:
         app.policy  # bad rules stop start-up, with file, rule and key
         daemon = Daemon(app)

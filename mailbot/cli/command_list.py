@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "reminders": ("cmd_reminders", "list the renewal reminders due at a moment (dry run), and how the hourly rate spreads them"),
     "escalations": ("cmd_escalations", "list the warnings and breach notices that would fire at a moment (dry run)"),
     "explain": ("cmd_explain", "how ticket N's deadline was computed: entitlement, plan, calendar, hours day by day"),
+    "secret": ("cmd_secret", "the desk's reply-token secrets (fingerprints only); rotate to a new one with a grace period"),
     "status": ("cmd_status", "the desk's health with a monitoring exit code; or `status N STATE`: set ticket N's status"),
     "queues": ("cmd_queues", "inbound and outgoing mail not yet done, with age, attempts, next attempt and last error (like mailq)"),
 }

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from mailbot.config import Config, ImapConfig, MaildirConfig, SmtpConfig
+from mailbot.core.tokens import fingerprint
 from mailbot.intake.imap import InsecureConnection, close_quietly, connect
 from mailbot.outbox.sender import SmtpTransport
 from mailbot.signin.access_tokens import SignInFailed
@@ -111,11 +112,19 @@ def check_maildir(md: MaildirConfig) -> Check:
 
 
 def check_hmac_secret_agrees(config: Config, engine: Engine) -> Check | None:
-    """Hook: do the database and the config agree on the HMAC secret that signs reply addresses?
-
-    The secret is not recorded in the database yet, so there is nothing to compare and no check is made
-    (None). Once it is, this compares the two and fails naming both sources."""
-    return None
+    """Do the database and the config agree on the secret that signs reply addresses? None when there is nothing
+    to compare (no secret configured, or none stored yet: the first worker to start stores it)."""
+    configured = config.configured_secret()
+    if configured is None or not migrate.is_current(engine):
+        return None
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT fingerprint FROM desk_secret ORDER BY id DESC LIMIT 1")).scalar()
+    if stored is None:
+        return None
+    what = f"{config.secret_key()} against the database"
+    if stored == fingerprint(configured):
+        return Check(what, True, f"the same secret (fingerprint {stored})")
+    return Check(what, False, f"different secrets (fingerprint {fingerprint(configured)} here, {stored} in the database)")
 
 
 def check_database(config: Config) -> list[Check]:

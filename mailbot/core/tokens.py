@@ -22,20 +22,32 @@ class ReplyToken:
     extra: str | None = None  # for kind a: the agent's key; for kind b: the bounced Message-ID's nonce
 
 
-class Signer:
-    """Makes and checks tokens with one secret; a token's signature covers every field it carries."""
+def fingerprint(secret: bytes) -> str:
+    """A short public name for a secret (its SHA-256, truncated): safe to print, useless for signing."""
+    return hashlib.sha256(b"mailbot-secret:" + secret).hexdigest()[:16]
 
-    def __init__(self, secret: bytes) -> None:
-        if len(secret) < 16:
+
+class Signer:
+    """Makes tokens with the current secret and checks them against it and the previous secrets still in
+    their grace period (after a rotation, customers keep answering old mail for months); a token's signature
+    covers every field it carries."""
+
+    def __init__(self, secret: bytes, previous: tuple[bytes, ...] = ()) -> None:
+        if any(len(s) < 16 for s in (secret, *previous)):
             raise ValueError("the token secret must be at least 16 bytes")
         self._secret = secret
+        self._previous = previous
 
-    def _sign(self, text: str) -> str:
-        digest = hmac.new(self._secret, text.encode(), hashlib.sha256).digest()
+    @staticmethod
+    def _signature(secret: bytes, text: str) -> str:
+        digest = hmac.new(secret, text.encode(), hashlib.sha256).digest()
         return base64.b32encode(digest).decode().lower()[:SIG_LEN]
 
+    def _sign(self, text: str) -> str:
+        return self._signature(self._secret, text)
+
     def _check(self, text: str, sig: str) -> bool:
-        return hmac.compare_digest(self._sign(text), sig.lower())
+        return any(hmac.compare_digest(self._signature(s, text), sig.lower()) for s in (self._secret, *self._previous))
 
     # reply addresses -------------------------------------------------------------------------------
     def reply_token(self, ticket_id: int, kind: str = "t", extra: str | None = None) -> str:

@@ -25,12 +25,12 @@ class Desk:
     reopen_days: int = 14
 
     @classmethod
-    def from_config(cls, config: Config) -> "Desk":
+    def from_config(cls, config: Config, signer: Signer) -> "Desk":
         p = config.settings.processing
         return cls(
             support_address=config.support_address,
             message_id_domain=config.message_id_domain,
-            signer=Signer(config.secret_bytes()),
+            signer=signer,
             max_attempts=p.max_attempts,
             retry_base_seconds=p.retry_base_seconds,
             retry_max_seconds=p.retry_max_seconds,

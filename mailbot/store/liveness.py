@@ -16,15 +16,10 @@ from mailbot.store.models import SourceHealthRow, WorkerHeartbeat
 FORGET_AFTER = timedelta(days=7)
 
 
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
 def beat(session: Session, worker: str, started_at: datetime, now: datetime) -> None:
     row = session.get(WorkerHeartbeat, worker)
     if row is None:
-        host, _, pid = worker.rpartition(":")
-        row = WorkerHeartbeat(worker=worker, host=host, pid=int(pid or 0), version=__version__, started_at=started_at)
+        row = WorkerHeartbeat(worker=worker, host=socket.gethostname(), pid=os.getpid(), version=__version__, started_at=started_at)
         session.add(row)
     row.beat_at = now
     session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.beat_at < now - FORGET_AFTER))

@@ -68,6 +68,31 @@ class MailboxCursor(Base):
     updated_at: Mapped[datetime]
 
 
+class DeskSecret(Base):
+    """The secrets that sign reply addresses and Message-IDs, shared by every worker of the desk. The newest row
+    signs; an older one still verifies until `verify_until` (set when it was rotated out)."""
+
+    __tablename__ = "desk_secret"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    secret: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(32), unique=True)
+    created_at: Mapped[datetime]
+    verify_until: Mapped[datetime | None]
+
+
+class SourceLease(Base):
+    """Which worker reads a mail source (IMAP account + folder set, or Maildir) until when; renewed by its holder,
+    taken over by another worker once it has run out."""
+
+    __tablename__ = "source_lease"
+
+    source: Mapped[str] = mapped_column(String(100), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime]
+    acquired_at: Mapped[datetime]
+
+
 class Inbound(Base):
     """One message exactly as it came off the server, and where it is in processing."""
 

@@ -36,9 +36,7 @@ def test_embedded_default_needs_nothing(tmp_path: Path) -> None:
     config = embedded_default(tmp_path / "state")
     assert config.database_url.startswith("sqlite:///")
     assert config.settings.maildir[0].path == tmp_path / "state" / "maildir"
-    secret = config.secret_bytes()
-    assert len(secret) >= 16 and config.secret_bytes() == secret  # created once, then reused
-    assert (tmp_path / "state" / "secret").stat().st_mode & 0o777 == 0o600
+    assert config.configured_secret() is None  # the desk's database holds the secret (tests/integration/test_desk_secret.py)
 
 
 def test_relative_paths_resolve_against_the_config_file(tmp_path: Path) -> None:
@@ -82,7 +80,7 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_secret_file_is_read(tmp_path: Path) -> None:
     (tmp_path / "secret.txt").write_text("0123456789abcdef0123\n")
     config = load(write(tmp_path, '[mailbot]\nsecret_file = "secret.txt"\n'))
-    assert config.secret_bytes() == b"0123456789abcdef0123"
+    assert config.configured_secret() == b"0123456789abcdef0123"
 
 
 def test_a_preset_is_named_or_a_folder_given_not_both(tmp_path: Path) -> None:
