@@ -104,7 +104,11 @@ def cmd_customers(config: Config, args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     p = sub.add_parser("customers", help=command_help("customers"))
-    p.add_argument("action", choices=["import", "sync", "show"])
-    p.add_argument("file", nargs="?", help="import: the CSV file; show: an e-mail address")
-    add_json_flag(p)
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    ip = actions.add_parser("import", help="import customers and purchases from a CSV file (idempotent)")
+    ip.add_argument("file", metavar="FILE.csv")
+    actions.add_parser("sync", help="pull purchases from the billing database now ([customers] sql_url)")
+    sp = actions.add_parser("show", help="what a sender is entitled to now, and why")
+    sp.add_argument("file", metavar="ADDRESS")
+    add_json_flag(sp)
     p.set_defaults(handler=cmd_customers)
