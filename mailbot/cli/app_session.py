@@ -56,9 +56,12 @@ def opened_reader(config: Config, args: argparse.Namespace) -> Iterator[App]:
         app.close()
 
 
-def on_ticket(config: Config, args: argparse.Namespace, command: Callable[[App, Session, TicketState], int]) -> int:
+def on_ticket(
+    config: Config, args: argparse.Namespace, command: Callable[[App, Session, TicketState], int], read_only: bool = False,
+) -> int:
     """Run `command` on ticket `args.number` in one transaction; 1 when there is no such ticket."""
-    with opened_app(config, args) as app, unit_of_work(app.sessions) as session:
+    opened = opened_reader(config, args) if read_only else opened_app(config, args)
+    with opened as app, unit_of_work(app.sessions) as session:
         try:
             ticket = load_ticket(session.connection(), args.number)
         except NoResultFound:
