@@ -174,4 +174,7 @@ def test_read_only_commands_leave_the_database_alone(tmp_path: Path) -> None:
         assert "run `mailbot db upgrade`" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "s" / "mailbot.db").exists()
     assert run_mailbot(config, "db", "upgrade").returncode == 0
-    assert run_mailbot(config, "tickets", "list").returncode == 0
+    # --config and --now after the command's name, and after its action's.
+    after = run_mailbot(None, "tickets", "list", "--config", str(config), "--now", "2026-01-05 09:00", env={"MAILBOT_CONFIG": ""})
+    assert after.returncode == 0, after.stderr
+    assert after.stdout.splitlines()[0].split()[:3] == ["#", "status", "queue"]
