@@ -854,7 +854,7 @@ def main(argv: list[str] | None = None) -> int:
         mp_rate = parsed / mp_s
         pm_rate = parsed / pm_s
         # Messages that made it through processing (all N, unless --timeout stopped the run).
-        handled = sum(counts["inbound_by_status"].get(k, 0) for k in ("done", "duplicate", "quarantined"))
+        handled = sum(counts["inbound_by_status"].get(k, 0) for k in ("filed", "done", "duplicate", "quarantined"))
         e2e_rate = handled / run.wall
         ratio = e2e_rate / mp_rate
         rss_bytes = run.maxrss_kib * 1024

@@ -2,8 +2,10 @@
 
 Every message in bench/triage-corpus/ (see its README) is built as a real message, parsed by mailbot's parser and
 given to the preset's rules with the facts processing would give them (language detected, the sender's
-entitlement); the class the decision carries (`classify`, or `support` when no rule classified it) is compared
-with the label. Exits 1 when a class that changes a promise — one assigned by a rule with `no_deadline` — has
+entitlement and whether their plan promises a response time); the class the decision carries (`classify`, else
+the class a rule only suggested, else `support`) is compared with the label. It also counts the entitled
+senders whose promise a rule took away (0 unless a preset lets a guessing rule decide for them) and the
+suggestions left to agents. Exits 1 when a class that changes a promise — one assigned by a rule with `no_deadline` — has
 precision below the target (0.95), 2 when the corpus or the rules cannot be read.
 """
 
@@ -111,6 +113,7 @@ class Preset:
     rules: RuleSet
     plan: str | None
     lapsed_state: str  # what "expired" means under this preset's plans
+    unknown_promised: bool  # senders who are not customers are promised a response time (`[unknown]`)
     promise_changing: frozenset[str]  # classes a rule assigns together with no_deadline
 
     def facts(self, message: Labelled, language_default: str = "en") -> Facts:
@@ -119,6 +122,7 @@ class Preset:
         return Facts(
             mail=mail, received_at=RECEIVED, new_ticket=True, language=detect(mail, language_default),
             entitlement=entitlement, plan=None if entitlement == "unknown" else self.plan,
+            promised=entitlement == "active" or entitlement == "unknown" and self.unknown_promised,
         )
 
 
@@ -132,7 +136,8 @@ def load_preset(name: str, rules_root: Path = ROOT / "rules") -> Preset:
         arg for rule in rules.rules if any(act.name == "no_deadline" for act, _ in rule.then)
         for act, arg in rule.then if act.name == "classify"
     )
-    return Preset(name, rules, plan.name if plan else None, "guarantee-lapsed" if plan and plan.kind == "license" else "expired", changing)
+    lapsed = "guarantee-lapsed" if plan and plan.kind == "license" else "expired"
+    return Preset(name, rules, plan.name if plan else None, lapsed, terms.unknown_promise is not None, changing)
 
 
 @dataclass
@@ -141,6 +146,8 @@ class Outcome:
     expected: str
     got: str
     rule: str | None
+    suggested: bool = False  # the class was only suggested (the sender keeps their promise)
+    promise_taken: bool = False  # an entitled sender lost the promised response time to a rule
 
 
 @dataclass
@@ -168,11 +175,15 @@ class Score:
 def run(preset: Preset, corpus: Sequence[Labelled]) -> tuple[Score, list[Outcome]]:
     score, outcomes = Score(), []
     for message in corpus:
-        decision = preset.rules.evaluate(preset.facts(message))
-        got = decision.classify or DEFAULT_CLASS
+        facts = preset.facts(message)
+        decision = preset.rules.evaluate(facts)
+        suggestion = decision.suggestion
+        got = decision.classify or (suggestion.cls if suggestion else DEFAULT_CLASS)
         expected = message.labels[preset.name]
         score.add(expected, got)
-        outcomes.append(Outcome(message, expected, got, decision.classified_by))
+        rule = decision.classified_by or (suggestion.rule if suggestion else None)
+        taken = facts.entitlement == "active" and decision.no_deadline
+        outcomes.append(Outcome(message, expected, got, rule, suggestion is not None and not decision.classify, taken))
     return score, outcomes
 
 
@@ -199,6 +210,9 @@ def report(preset: Preset, score: Score, outcomes: list[Outcome], target: float,
         print(f"{cls:<27} {labelled:>8} {assigned:>8} {score.true_pos[cls]:>6} {_pct(precision):>9} {_pct(score.recall(cls)):>6}{mark}")
     right = sum(score.true_pos.values())
     print(f"{right} of {len(outcomes)} right ({right / len(outcomes):.0%}); * = changes a promise, held to precision >= {target:.2f}")
+    suggested = sum(o.suggested for o in outcomes)
+    taken = sum(o.promise_taken for o in outcomes)
+    print(f"suggested to agents (the sender keeps the promised time): {suggested}; promises taken away from entitled senders by a rule: {taken}")
     wrong = [o for o in outcomes if o.expected != o.got and (verbose or o.got in preset.promise_changing)]
     if wrong:
         print("wrongly assigned" + ("" if verbose else " a promise-changing class") + ":")

@@ -45,7 +45,7 @@ from mailbot.process.steps.rules_decision import DecideByRules
 from mailbot.process.sweep import Sweeper
 from mailbot.store import desk_secrets, liveness, migrate, source_leases
 from mailbot.store.desk_secrets import SecretSet
-from mailbot.store.db import make_engine, session_factory, unit_of_work
+from mailbot.store.db import make_engine, release_old_pages, session_factory, unit_of_work
 from mailbot.time_source import Clock, SystemClock
 
 logger = logging.getLogger("mailbot")
@@ -250,7 +250,10 @@ class App:
 
     def redact_credentials(self) -> int:
         """Remove the passwords whose redaction time has come; returns from how many messages."""
-        return CredentialRedaction(self.sessions).run(self.clock.now())
+        done = CredentialRedaction(self.sessions).run(self.clock.now())
+        if done and not release_old_pages(self.engine):
+            log(logger, logging.WARNING, "credentials.log_not_emptied", reason="a reader holds the SQLite write-ahead log; retried next run")
+        return done
 
     def sync_customers(self) -> ImportReport | None:
         """Pull purchases from the billing database, if one is configured (it is the truth: a full sync)."""

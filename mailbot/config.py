@@ -21,7 +21,9 @@ from pydantic import (
 )
 from sqlalchemy.engine import make_url
 
+from mailbot.core.charset_guess import codec_for
 from mailbot.core.client_certificate import ClientCertificate, parse_client_certificate
+from mailbot.core.url_passwords import hide_passwords
 from mailbot.errors import ConfigError, from_validation
 
 ADDRESS_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
@@ -255,6 +257,16 @@ class DeskConfig(Strict):
     def _addr(cls, value: str) -> str:
         return _check_address(value)
 
+    @field_validator("database_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if value:
+            try:
+                make_url(value)
+            except Exception:
+                raise ValueError(f"{hide_passwords(value)!r} is not a database URL such as postgresql+psycopg://user@host/db") from None
+        return value
+
     @model_validator(mode="after")
     def _secret_source(self) -> "DeskConfig":
         if self.secret is not None and self.secret_file is not None:
@@ -311,6 +323,25 @@ class Processing(Strict):
     retry_base_seconds: Annotated[float, Field(ge=0)] = 60.0
     retry_max_seconds: Annotated[float, Field(ge=0)] = 3600.0
     batch_size: Annotated[int, Field(ge=1, le=10000)] = 200
+
+
+class Intake(Strict):
+    """How parsing reads what a message leaves unsaid, and how much of a message it reads."""
+
+    # Tried in order for text that declares no charset and is not UTF-8; the best-scoring fit wins.
+    # Empty: chosen by [replies] default_language (windows-1251/koi8-r for ru, shift_jis/euc-jp for ja, ...).
+    fallback_charsets: list[str] = []
+    max_message_bytes: Annotated[int, Field(ge=64 * 1024)] = 25 * 1024 * 1024
+    max_text_chars: Annotated[int, Field(ge=1000)] = 1_000_000
+    max_parts: Annotated[int, Field(ge=10, le=100_000)] = 1000
+
+    @field_validator("fallback_charsets")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        unknown = [v for v in value if codec_for(v) is None]
+        if unknown:
+            raise ValueError(f"unknown charset(s): {', '.join(unknown)}")
+        return value
 
 
 class Schedule(Strict):
@@ -381,6 +412,17 @@ class Replies(Strict):
     reminders_per_hour: Annotated[int, Field(ge=0)] = 100  # renewal reminders queued per hour at most; 0: no limit
 
 
+class Tickets(Strict):
+    """Who gets a seat on a ticket (and so its mail) besides the customer who opened it."""
+
+    # Someone who writes to a ticket from the same domain as its customer is admitted at once; otherwise an
+    # agent admits them with `#cc add ADDRESS`. Leave off when customers write from shared providers.
+    colleagues_from_same_domain: bool = False
+    # The To/Cc of a ticket's first message give at most this many seats; an answer or #close to a ticket
+    # with more asks the agent to confirm with #confirm.
+    max_participants: Annotated[int, Field(ge=1)] = 10
+
+
 class Customers(Strict):
     """An optional billing database that holds the truth about purchases, synced on a timer."""
 
@@ -396,7 +438,7 @@ class Customers(Strict):
             try:
                 make_url(self.sql_url)
             except Exception:
-                raise ValueError(f"sql_url {self.sql_url!r} is not a database URL such as postgresql+psycopg://user@host/db") from None
+                raise ValueError(f"sql_url {hide_passwords(self.sql_url)!r} is not a database URL such as postgresql+psycopg://user@host/db") from None
         return self
 
 
@@ -417,7 +459,9 @@ class Agents(Strict):
     # with the From domain, or DMARC, passing.
     require_authentication: bool = True
     # The authserv-id our own border MTA writes in Authentication-Results; headers from anyone else are
-    # ignored. Required while require_authentication is true and agents are configured.
+    # ignored, and so is any header with our id below the top-most one. Required while
+    # require_authentication is true and agents are configured. "exchange-online" stands for Microsoft 365,
+    # whose headers name no authserv-id.
     authserv_id: str = ""
     # Relayed answers come from the support address; with this, the display name shows the agent too.
     show_agent_names: bool = False
@@ -482,6 +526,7 @@ class Settings(Strict):
     mailbot: DeskConfig = DeskConfig()
     workers: Workers = Workers()
     processing: Processing = Processing()
+    intake: Intake = Intake()
     schedule: Schedule = Schedule()
     logging: Logging = Logging()
     status: StatusChecks = StatusChecks()
@@ -489,6 +534,7 @@ class Settings(Strict):
     smtp: SmtpConfig = SmtpConfig()
     rules: Rules = Rules()
     replies: Replies = Replies()
+    tickets: Tickets = Tickets()
     customers: Customers = Customers()
     agents: Agents = Agents()
     agent: list[AgentSpec] = []

@@ -21,6 +21,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from mailbot import systemd, telemetry
 from mailbot.app import App
+from mailbot.core.url_passwords import hide_passwords
 from mailbot.intake.mail_source import PushWatcher
 from mailbot.logs import log
 
@@ -202,7 +203,7 @@ class Daemon:
             serve_metrics(self.app, metrics)
         sched.start()
         systemd.notify("READY=1", "STATUS=running")
-        log(logger, logging.INFO, "daemon.started", database=self.app.engine.url.render_as_string(hide_password=True),
+        log(logger, logging.INFO, "daemon.started", database=hide_passwords(self.app.config.database_url),
             sources=len(self.app.sources), rules=len(self.app.policy.rules.rules))
         await stop.wait()
 

@@ -7,6 +7,9 @@ import re
 import sys
 from typing import Any
 
+from mailbot.core.control_chars import escape_controls
+from mailbot.core.url_passwords import hide_passwords
+
 _BARE = re.compile(r"^[A-Za-z0-9_.:/@+-]+$")
 
 
@@ -14,7 +17,8 @@ def _quote(value: Any) -> str:
     text = str(value)
     if text and _BARE.match(text):
         return text
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + escape_controls(escaped, keep_newlines=False) + '"'
 
 
 class KeyValueFormatter(logging.Formatter):
@@ -24,7 +28,8 @@ class KeyValueFormatter(logging.Formatter):
         if record.exc_info and record.exc_info[1] is not None:
             exc = record.exc_info[1]
             fields.setdefault("error", f"{type(exc).__name__}: {exc}")
-        return " ".join(f"{k}={_quote(v)}" for k, v in fields.items())
+        # A connection URL in any field (or in an error's text) keeps its password to itself.
+        return " ".join(f"{k}={_quote(hide_passwords(str(v)))}" for k, v in fields.items())
 
 
 class StillRunning(logging.Filter):

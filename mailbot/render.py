@@ -9,11 +9,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 from jinja2 import (
     ChoiceLoader,
     Environment,
@@ -42,6 +42,14 @@ def when(ctx: Context, value: datetime | None, pattern: str = "EEEE d MMMM, HH:m
     return f"{format_datetime(local, pattern, tzinfo=zone, locale=language)} {local.tzname()}"
 
 
+@pass_context
+def day(ctx: Context, value: date | None, pattern: str = "d MMMM y") -> str:
+    """`{{ entitlement.last_day|day }}` → '31 March 2026' (a calendar day: no time, no zone) in the template's language."""
+    if value is None:
+        return ""
+    return format_date(value, pattern, locale=str(ctx.get("language") or "en"))
+
+
 @dataclass(frozen=True)
 class Rendered:
     subject: str
@@ -63,6 +71,7 @@ class Templates:
             lstrip_blocks=True,
         )
         self.env.filters["when"] = when
+        self.env.filters["day"] = day
         self.available: dict[str, set[str]] = {}
         for folder in self.folders:
             for path in folder.glob("*.j2"):

@@ -7,11 +7,11 @@ import argparse
 import sys
 from typing import Any
 
-from sqlalchemy.engine import make_url
-
+from mailbot.cli.border_checks import config_warnings
 from mailbot.cli.connection_checks import check_connections
 from mailbot.cli.command_list import command_help
 from mailbot.config import Config
+from mailbot.core.url_passwords import hide_passwords
 from mailbot.policy.in_force import load_policy
 
 EXIT_CONNECT = 2  # as for any other problem check-config finds
@@ -23,7 +23,9 @@ def cmd_check_config(config: Config, args: argparse.Namespace) -> int:
     config.configured_secret()  # a secret_file that is missing or short is a config error too
     policy = load_policy(config)  # rules, terms, and every template against the context of its kind
     print(f"{config.source}: OK")
-    print(f"  database: {make_url(config.database_url).render_as_string(hide_password=True)}")
+    print(f"  database: {hide_passwords(config.database_url)}")
+    if s.customers.sql_url:
+        print(f"  billing database: {hide_passwords(s.customers.sql_url)} (every {s.customers.sync_minutes:g} min)")
     print(f"  support address: {config.support_address}")
     smtp = s.smtp
     if smtp.transport == "smtp":
@@ -38,6 +40,8 @@ def cmd_check_config(config: Config, args: argparse.Namespace) -> int:
     if s.agent:
         auth = f"proof: Authentication-Results from {s.agents.authserv_id}" if s.agents.require_authentication else "no authentication check"
         print(f"  agents: {', '.join(a.address for a in s.agent)} ({auth})")
+    for warning in config_warnings(s):
+        print(f"  warning: {warning}")
     if not s.imap and not s.maildir:
         print("  note: no mail source is configured; this instance will only process and send")
     if not args.connect:

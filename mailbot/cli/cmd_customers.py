@@ -7,6 +7,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tqdm import tqdm
 
@@ -14,6 +15,7 @@ from mailbot.app import App
 from mailbot.cli.app_session import opened_app
 from mailbot.cli.cmd_reminders import pace
 from mailbot.cli.command_list import command_help
+from mailbot.cli.display import echo
 from mailbot.cli.output import add_json_flag, as_json
 from mailbot.config import Config
 from mailbot.core.entitlement import decide_entitlement
@@ -57,8 +59,8 @@ def cmd_customers(config: Config, args: argparse.Namespace) -> int:
                 return 2
             for line, problem in report.errors:
                 print(f"{path}:{line}: {problem}", file=sys.stderr)
-            print(report.summary())
-            print(reminders_made_due(app, now, due_before))
+            echo(report.summary())
+            echo(reminders_made_due(app, now, due_before))
             return 1 if report.errors else 0
         if args.action == "sync":
             found = app.sync_customers()
@@ -67,8 +69,8 @@ def cmd_customers(config: Config, args: argparse.Namespace) -> int:
                 return 2
             for line, problem in found.errors:
                 print(f"row {line}: {problem}", file=sys.stderr)
-            print(found.summary())
-            print(reminders_made_due(app, now, due_before))
+            echo(found.summary())
+            echo(reminders_made_due(app, now, due_before))
             return 1 if found.errors else 0
         if not args.file:
             print("customers show needs an address", file=sys.stderr)
@@ -78,27 +80,28 @@ def cmd_customers(config: Config, args: argparse.Namespace) -> int:
         if match is None:
             ent = decide_entitlement([], terms.plans, now)
             if args.json:
-                print(as_json({"address": args.file, "customer": None, "entitlement": ent.state, "plan": None, "product": None,
+                echo(as_json({"address": args.file, "customer": None, "entitlement": ent.state, "plan": None, "product": None,
                                    "reason": ent.reason, "promise": None, "purchases": []}))
                 return 0
-            print(f"{args.file}: not a customer ({ent.state})")
+            echo(f"{args.file}: not a customer ({ent.state})")
             return 0
-        ent = decide_entitlement(match.purchases, terms.plans, now, terms.desk_zone)
+        zone = ZoneInfo(match.timezone) if match.timezone else terms.desk_zone  # as processing decides it
+        ent = decide_entitlement(match.purchases, terms.plans, now, zone)
         if args.json:
-            print(as_json({
+            echo(as_json({
                 "address": args.file, "customer": {"id": match.external_id, "name": match.name, "matched_by": match.matched},
                 "entitlement": ent.state, "plan": ent.plan, "product": ent.product, "reason": ent.reason,
                 "promise": ent.promise.describe() if ent.promise else None,
                 "purchases": [{"product": p.product, "kind": p.kind, "plan": p.plan, "paid_at": p.paid_at} for p in match.purchases],
             }))
             return 0
-        print(f"{args.file}: customer {match.external_id} {match.name} (matched by {match.matched})")
-        print(f"  now: {ent.state}, plan {ent.plan or '-'}, product {ent.product or '-'}")
-        print(f"  why: {ent.reason}")
+        echo(f"{args.file}: customer {match.external_id} {match.name} (matched by {match.matched})")
+        echo(f"  now: {ent.state}, plan {ent.plan or '-'}, product {ent.product or '-'}")
+        echo(f"  why: {ent.reason}")
         if ent.promise:
-            print(f"  promise: first response within {ent.promise.describe()}")
+            echo(f"  promise: first response within {ent.promise.describe()}")
         for p in sorted(match.purchases, key=lambda p: p.paid_at):
-            print(f"  purchase: {p.product} {p.kind} plan {p.plan} paid {p.paid_at.astimezone(terms.desk_zone):%Y-%m-%d}")
+            echo(f"  purchase: {p.product} {p.kind} plan {p.plan} paid {p.paid_at.astimezone(terms.desk_zone):%Y-%m-%d}")
         return 0
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from mailbot.cli.app_session import opened_reader
 from mailbot.cli.command_list import command_help
+from mailbot.cli.display import echo
 from mailbot.cli.display import local_time
 from mailbot.cli.output import Column, add_json_flag, as_json, table
 from mailbot.config import Config
@@ -26,16 +27,16 @@ def cmd_escalations(config: Config, args: argparse.Namespace) -> int:
         at = parse_moment(args.at, config.settings.mailbot.timezone) if args.at else app.clock.now()
         planned = sorted(preview(app.sessions, terms, at), key=lambda p: (p.fires_at, p.ticket.id))
     if args.json:
-        print(as_json([
+        echo(as_json([
             {"ticket": p.ticket.id, "level": p.level.name, "fires_at": p.fires_at, "deadline": p.deadline,
              "business_seconds_left": int(p.left.total_seconds()), "recipients": list(p.recipients)}
             for p in planned
         ]))
         return 0
     zone = terms.desk_zone
-    print(f"at {local_time(at, zone)}: {len(planned)} escalation(s) would fire (nothing is sent); times in {zone.key}")
+    echo(f"at {local_time(at, zone)}: {len(planned)} escalation(s) would fire (nothing is sent); times in {zone.key}")
     if planned:
-        print(table(COLUMNS, [
+        echo(table(COLUMNS, [
             (p.ticket.id, p.level.name, p.fires_at.astimezone(zone), p.deadline.astimezone(zone), format_span(p.left),
              ", ".join(p.recipients) or "nobody (no recipients configured)")
             for p in planned

@@ -14,6 +14,7 @@ from mailbot.app import App
 from mailbot.cli.app_session import opened_app, opened_reader
 from mailbot.cli.command_list import command_help
 from mailbot.cli.output import Column, add_json_flag, as_json, table
+from mailbot.cli.display import echo
 from mailbot.config import Config
 from mailbot.core.ticket_states import OutboxStatus
 from mailbot.store.db import unit_of_work
@@ -61,12 +62,12 @@ def list_rows(app: App, args: argparse.Namespace) -> int:
             query = query.where(Outbox.status == args.status)
         rows = list(s.scalars(query))[::-1]
     if args.json:
-        print(as_json([row_json(r) for r in rows]))
+        echo(as_json([row_json(r) for r in rows]))
         return 0
     if not rows:
-        print("outbox is empty" if not args.status else f"no {args.status} mail")
+        echo("outbox is empty" if not args.status else f"no {args.status} mail")
         return 0
-    print(table(LIST_COLUMNS, [(r.id, r.status, r.kind, r.ticket_id, r.attempts, when(r), summary(r)) for r in rows]))
+    echo(table(LIST_COLUMNS, [(r.id, r.status, r.kind, r.ticket_id, r.attempts, when(r), summary(r)) for r in rows]))
     return 0
 
 
@@ -79,13 +80,13 @@ def show_rows(app: App, args: argparse.Namespace) -> int:
         return 1
     found = [r for r in rows if r is not None]
     if args.json:
-        print(as_json([row_json(r, with_raw=True) for r in found]))
+        echo(as_json([row_json(r, with_raw=True) for r in found]))
         return 0
     for row in found:
         next_try = f", next try {row.next_attempt_at:%Y-%m-%d %H:%M} UTC" if row.status == OutboxStatus.QUEUED.value else ""
-        print(f"outbox {row.id}: {row.status}, {row.kind}, ticket #{row.ticket_id}, tries {row.attempts}{next_try}, error: {row.last_error or '-'}")
-        print(f"envelope from {row.mail_from} to {', '.join(row.recipients)}\n")
-        print(row.raw.decode("utf-8", "replace").replace("\r\n", "\n"))
+        echo(f"outbox {row.id}: {row.status}, {row.kind}, ticket #{row.ticket_id}, tries {row.attempts}{next_try}, error: {row.last_error or '-'}")
+        echo(f"envelope from {row.mail_from} to {', '.join(row.recipients)}\n")
+        echo(row.raw.decode("utf-8", "replace").replace("\r\n", "\n"))
     return 0
 
 
@@ -116,7 +117,7 @@ def nudge(app: App, args: argparse.Namespace) -> int:
         wanted = " or ".join(st.value for st in states)
         print(f"outbox {row_id}: " + (f"is {shown[row_id]}, not {wanted}" if row_id in shown else "no such row"), file=sys.stderr)
     verb = "cancelled" if args.action == "cancel" else "queued to send"
-    print(f"{len(rows)} message(s) {verb}")
+    echo(f"{len(rows)} message(s) {verb}")
     return 0 if rows else 1
 
 
@@ -139,7 +140,7 @@ def flush(app: App, args: argparse.Namespace) -> int:
             await app.sender.transport.close()
 
     sent, retry, failed = asyncio.run(send())
-    print(f"{len(rows)} message(s) brought forward; sent {sent}, retry later {retry}, failed {failed}")
+    echo(f"{len(rows)} message(s) brought forward; sent {sent}, retry later {retry}, failed {failed}")
     return 0 if retry == 0 and failed == 0 else 1
 
 

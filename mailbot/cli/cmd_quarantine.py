@@ -12,6 +12,7 @@ from mailbot.app import App
 from mailbot.cli.app_session import opened_app, opened_reader
 from mailbot.cli.command_list import command_help
 from mailbot.cli.output import Column, add_json_flag, as_json, table
+from mailbot.cli.display import echo
 from mailbot.config import Config
 from mailbot.core.ticket_states import InboundStatus
 from mailbot.process.runner import retry_quarantined
@@ -47,12 +48,12 @@ def list_rows(app: App, args: argparse.Namespace) -> int:
     with unit_of_work(app.sessions) as s:
         rows = s.scalars(select(Inbound).where(Inbound.status == InboundStatus.QUARANTINED.value).order_by(Inbound.id)).all()
     if args.json:
-        print(as_json([row_json(r) for r in rows]))
+        echo(as_json([row_json(r) for r in rows]))
         return 0
     if not rows:
-        print("quarantine is empty")
+        echo("quarantine is empty")
         return 0
-    print(table(LIST_COLUMNS, [
+    echo(table(LIST_COLUMNS, [
         (r.id, f"{r.source}/{r.folder}", r.attempts, r.processed_at or r.next_attempt_at, NEXT_TRY, reason(r)) for r in rows
     ]))
     return 0
@@ -66,14 +67,14 @@ def show_row(app: App, args: argparse.Namespace) -> int:
         print(f"no inbound message {args.id}", file=sys.stderr)
         return 1
     if args.json:
-        print(as_json(row_json(row, raw)))
+        echo(as_json(row_json(row, raw)))
         return 0
     next_try = NEXT_TRY if row.status == InboundStatus.QUARANTINED.value else f"{row.next_attempt_at:%Y-%m-%d %H:%M} UTC"
-    print(f"inbound {row.id}: {row.status}, from {row.source}/{row.folder} uid={row.uid} file={row.location}")
-    print(f"Message-ID: {row.message_id or '-'}; {row.size} bytes; tries {row.attempts}; next try {next_try}")
-    print(f"error:\n{row.last_error or '-'}")
+    echo(f"inbound {row.id}: {row.status}, from {row.source}/{row.folder} uid={row.uid} file={row.location}")
+    echo(f"Message-ID: {row.message_id or '-'}; {row.size} bytes; tries {row.attempts}; next try {next_try}")
+    echo(f"error:\n{row.last_error or '-'}")
     if args.raw and raw is not None:
-        print("\n" + raw.decode("utf-8", "replace"))
+        echo("\n" + raw.decode("utf-8", "replace"))
     return 0
 
 
@@ -83,7 +84,7 @@ def retry(app: App, args: argparse.Namespace) -> int:
         return 2
     with unit_of_work(app.sessions) as s:
         n = retry_quarantined(s, None if args.all else args.ids, app.clock.now())
-    print(f"{n} message(s) queued again")
+    echo(f"{n} message(s) queued again")
     if n == 0:
         print("quarantine retry: " + ("the quarantine is empty" if args.all else "no quarantined message with that id"), file=sys.stderr)
     return 0 if n else 1

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from mailbot.cli.app_session import opened_reader
 from mailbot.cli.command_list import command_help
+from mailbot.cli.display import echo
 from mailbot.cli.output import Column, add_json_flag, as_json, table
 from mailbot.config import Config
 from mailbot.core.desk_health import spoken
@@ -67,17 +68,17 @@ def cmd_queues(config: Config, args: argparse.Namespace) -> int:
         now: datetime = app.clock.now()
         rows = queued_rows(app, args.limit)
     if args.json:
-        print(as_json(rows))
+        echo(as_json(rows))
         return 0
     if not rows:
-        print("queues are empty")
+        echo("queues are empty")
         return 0
-    print(table(COLUMNS, [
+    echo(table(COLUMNS, [
         (r["queue"], r["id"], r["status"], spoken(now - r["created_at"]), r["attempts"], r["next_attempt_at"], described(r))
         for r in rows
     ]))
     counts = {q: sum(r["queue"] == q for r in rows) for q in ("inbound", "outbox")}
-    print(f"-- {counts['inbound']} inbound, {counts['outbox']} outgoing not yet done")
+    echo(f"-- {counts['inbound']} inbound, {counts['outbox']} outgoing not yet done")
     return 0
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from mailbot.cli.app_session import opened_reader
 from mailbot.cli.command_list import command_help
+from mailbot.cli.display import echo
 from mailbot.cli.output import Column, add_json_flag, as_json, table
 from mailbot.config import Config
 from mailbot.process.renewals import DueReminder
@@ -40,11 +41,11 @@ def cmd_reminders(config: Config, args: argparse.Namespace) -> int:
         at = parse_moment(args.at, config.settings.mailbot.timezone) if args.at else app.clock.now()
         due = app.reminders.preview(at)
     if args.json:
-        print(as_json([reminder_json(r) for r in due]))
+        echo(as_json([reminder_json(r) for r in due]))
         return 0
-    print(f"at {at:%Y-%m-%d %H:%M} UTC: {len(due)} renewal reminder(s) due (nothing is sent); {pace(len(due), config.settings.replies.reminders_per_hour)}")
+    echo(f"at {at:%Y-%m-%d %H:%M} UTC: {len(due)} renewal reminder(s) due (nothing is sent); {pace(len(due), config.settings.replies.reminders_per_hour)}")
     if due:
-        print(table(COLUMNS, [(r.customer_id, r.plan, r.ends_at, r.product, ", ".join(a.addr for a in r.to)) for r in due]))
+        echo(table(COLUMNS, [(r.customer_id, r.plan, r.ends_at, r.product, ", ".join(a.addr for a in r.to)) for r in due]))
     return 0
 
 

@@ -18,6 +18,7 @@ from mailbot.core.ticket_states import InboundStatus
 from mailbot.intake.inbound import content_hash, sniff_message_id
 from mailbot.parse import MalformedMail, parse_mail
 from mailbot.policy.in_force import load_policy
+from mailbot.process.desk import parse_options
 from mailbot.process.filing import file_message
 from mailbot.store.models import Event, Inbound, Outbox
 from mailbot.store.writer import Writer
@@ -50,7 +51,7 @@ def _show(title: str, value: Any, indent: str = "  ") -> None:
 def cmd_test(config: Config, args: argparse.Namespace) -> int:
     raw = sys.stdin.buffer.read() if str(args.file) == "-" else Path(args.file).read_bytes()
     try:
-        mail = parse_mail(raw)
+        mail = parse_mail(raw, parse_options(config))
     except MalformedMail as exc:
         print(f"would quarantine: {exc}")
         return 1
@@ -90,9 +91,12 @@ def cmd_test(config: Config, args: argparse.Namespace) -> int:
                 print("Automatic mail: " + "; ".join(d["automatic"]))
             print("Rules matched:")
             for hit in d["matched"] or [{"rule": "(none)", "file": "", "because": []}]:
-                print(f"  {hit['rule']} ({hit['file']})")
+                only = " — suggests its class only: the sender keeps the promised time" if hit.get("suggested_only") else ""
+                print(f"  {hit['rule']} ({hit['file']}){only}")
                 for why in hit["because"]:
                     _show("because", why, "    ")
+            if d.get("suggested"):
+                _show("suggested", f"{d['suggested']['class']} (rule {d['suggested']['rule']!r}): an agent confirms or dismisses it")
             for key in ("queue", "priority", "tags", "assign", "template", "notify", "hold"):
                 if d.get(key):
                     _show(key, d[key])

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from mailbot.app import App
 from mailbot.cli.app_session import on_ticket, opened_reader
 from mailbot.cli.command_list import command_help
+from mailbot.cli.display import echo
 from mailbot.cli.output import add_json_flag, as_json
 from mailbot.config import Config, StatusChecks
 from mailbot.core.desk_health import Check, DeskFacts, SourceFact, Thresholds, judge, overall
@@ -83,11 +84,11 @@ def show_health(config: Config, args: argparse.Namespace) -> int:
     checks = judge(facts, limits)
     level = overall(checks)
     if args.json:
-        print(as_json(health_json(facts, checks)))
+        echo(as_json(health_json(facts, checks)))
         return int(level)
-    print(f"MAILBOT {level.label} - {sum(c.level > 0 for c in checks)} of {len(checks)} checks need attention")
+    echo(f"MAILBOT {level.label} - {sum(c.level > 0 for c in checks)} of {len(checks)} checks need attention")
     for c in checks:
-        print(f"  {c.level.label:<8} {c.name}: {c.summary}")
+        echo(f"  {c.level.label:<8} {c.name}: {c.summary}")
     return int(level)
 
 
@@ -104,7 +105,7 @@ def set_status(config: Config, args: argparse.Namespace) -> int:
 
     code = on_ticket(config, args, change)
     if changed:  # said only once committed
-        print(f"ticket #{args.number}: {changed[0]} → {args.status}")
+        echo(f"ticket #{args.number}: {changed[0]} → {args.status}")
     return code
 
 

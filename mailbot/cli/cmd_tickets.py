@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from mailbot.cli.app_session import opened_reader
 from mailbot.cli.output import Column, add_json_flag, as_json, table
+from mailbot.cli.display import echo
 from mailbot.cli.command_list import command_help
 from mailbot.config import Config
 from mailbot.core.quoting import strip_reply
@@ -96,9 +97,9 @@ def list_tickets(s: Session, args: argparse.Namespace, now: datetime) -> int:
     if args.due_within is None and not args.breached:
         rows.reverse()
     if args.json:
-        print(as_json([ticket_json(t, counts.get(t.id, 0)) for t in rows]))
+        echo(as_json([ticket_json(t, counts.get(t.id, 0)) for t in rows]))
         return 0
-    print(table(LIST_COLUMNS, [
+    echo(table(LIST_COLUMNS, [
         (t.id, t.status, t.queue, counts.get(t.id, 0), t.sla_due_at, t.customer or "-", t.subject) for t in rows
     ]))
     return 0
@@ -134,29 +135,34 @@ def cmd_tickets(config: Config, args: argparse.Namespace) -> int:
                 print(f"no ticket #{args.number}", file=sys.stderr)
                 return 1
             if args.json:
-                print(as_json(show_json(s, ticket)))
+                echo(as_json(show_json(s, ticket)))
                 return 0
-            print(f"Ticket #{ticket.id}: {ticket.subject}")
-            print(f"  status {ticket.status}, queue {ticket.queue}, priority {ticket.priority}, assignee {ticket.assignee or '-'}")
-            print(f"  customer {ticket.customer or '-'}; opened {ticket.created_at:%Y-%m-%d %H:%M} UTC")
+            echo(f"Ticket #{ticket.id}: {ticket.subject}")
+            echo(f"  status {ticket.status}, queue {ticket.queue}, priority {ticket.priority}, assignee {ticket.assignee or '-'}")
+            echo(f"  customer {ticket.customer or '-'}; opened {ticket.created_at:%Y-%m-%d %H:%M} UTC")
             if ticket.sla_due_at is not None:
                 paused = " (paused)" if ticket.sla_paused_at is not None else ""
-                print(f"  {ticket.sla_clock} response due {ticket.sla_due_at:%Y-%m-%d %H:%M} UTC{paused}")
+                echo(f"  {ticket.sla_clock} response due {ticket.sla_due_at:%Y-%m-%d %H:%M} UTC{paused}")
+            if ticket.suggested_class:
+                echo(f"  suggested class {ticket.suggested_class} (rule {ticket.suggested_rule!r}): confirm or dismiss by mail (#scope out, #quote, #partnership, #scope in)")
             parts = s.scalars(select(Participant).where(Participant.ticket_id == ticket.id)).all()
-            print("  participants: " + ", ".join(f"{p.address} ({p.role})" for p in parts))
+            echo("  participants: " + ", ".join(f"{p.address} ({p.role})" for p in parts))
             for m in ticket.messages:
                 who = m.sender or "(unknown sender)"
-                print(f"\n--- message {m.id} {m.direction} {m.author} from {who} at {m.created_at:%Y-%m-%d %H:%M} UTC")
-                print(f"    Subject: {m.subject}")
+                echo(f"\n--- message {m.id} {m.direction} {m.author} from {who} at {m.created_at:%Y-%m-%d %H:%M} UTC")
+                echo(f"    Subject: {m.subject}")
+                if args.full and m.decoding:
+                    for note in m.decoding:
+                        echo(f"    decoded: {note}")
                 for a in s.scalars(select(Attachment).where(Attachment.ticket_message_id == m.id)):
-                    print(f"    [{a.disposition}] {a.filename} ({a.content_type}, {a.size} bytes, sha256 {a.sha256[:12]})")
+                    echo(f"    [{a.disposition}] {a.filename} ({a.content_type}, {a.size} bytes, sha256 {a.sha256[:12]})")
                 lines = with_folds(m.text.strip()) if args.full and m.direction == "in" else m.text.strip().splitlines()
                 if not args.full and len(lines) > 15:
                     lines = lines[:15] + [f"[… {len(lines) - 15} more lines; --full shows all]"]
-                print("    " + "\n    ".join(lines))
-            print("\nevents:")
+                echo("    " + "\n    ".join(lines))
+            echo("\nevents:")
             for e in s.scalars(select(Event).where(Event.ticket_id == ticket.id).order_by(Event.id)):
-                print(f"  {e.at:%Y-%m-%d %H:%M:%S} {e.kind}: {describe_event(e.detail, args.full)}")
+                echo(f"  {e.at:%Y-%m-%d %H:%M:%S} {e.kind}: {describe_event(e.detail, args.full)}")
             return 0
 
 

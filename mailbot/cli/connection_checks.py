@@ -9,14 +9,17 @@ import socket
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import aiosmtplib
 from imapclient.exceptions import LoginError
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from mailbot.cli.border_checks import border_warnings, sample_headers
 from mailbot.config import Config, ImapConfig, MaildirConfig, SmtpConfig
 from mailbot.core.tokens import fingerprint
+from mailbot.core.url_passwords import hide_passwords
 from mailbot.intake.imap import InsecureConnection, close_quietly, connect
 from mailbot.outbox.sender import SmtpTransport
 from mailbot.signin.access_tokens import SignInFailed
@@ -29,9 +32,10 @@ class Check:
     what: str  # "imap support (user@host:993)", "smtp host:587", "database"
     ok: bool
     detail: str
+    warning: bool = False  # works, but is unsafe or looks wrong: said, does not fail the check
 
     def line(self) -> str:
-        return f"  {'ok    ' if self.ok else 'FAILED'} {self.what}: {self.detail}"
+        return f"  {'WARN  ' if self.warning else 'ok    ' if self.ok else 'FAILED'} {self.what}: {self.detail}"
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
@@ -63,28 +67,38 @@ def _reason(exc: BaseException) -> str:
     return f"{failure_kind(exc)}: {text_}"
 
 
-def check_imap(acc: ImapConfig) -> Check:
+def check_imap(acc: ImapConfig, authserv_id: str | None = None) -> list[Check]:
+    """Sign in and open the folders; with `authserv_id`, also read the newest mail's Authentication-Results."""
     what = f"imap {acc.name} ({acc.username}@{acc.host}:{acc.effective_port}, {acc.auth})"
     try:
         client = connect(acc)
     except Exception as exc:
-        return Check(what, False, _reason(exc))
+        return [Check(what, False, _reason(exc))]
     try:
-        found, missing = [], []
-        for folder in acc.folders:
-            if not client.folder_exists(folder):
-                missing.append(folder)
-                continue
-            info = client.select_folder(folder, readonly=True)
-            found.append(f"{folder} ({int(info.get(b'EXISTS', 0))} messages)")
-        if missing:
-            names = sorted(str(name) for _flags, _delim, name in client.list_folders())
-            return Check(what, False, f"folder missing: {', '.join(missing)} (the server has: {', '.join(names[:15])})")
-        return Check(what, True, f"signed in; {', '.join(found)}")
+        signed_in = _check_folders(client, acc, what)
+        if not signed_in.ok or authserv_id is None:
+            return [signed_in]
+        sampled = sample_headers(client, acc.folders[0])
+        border = f"border server (as seen in {acc.name}/{acc.folders[0]})"
+        return [signed_in, *(Check(border, True, w, warning=True) for w in border_warnings(sampled, authserv_id))]
     except Exception as exc:
-        return Check(what, False, _reason(exc))
+        return [Check(what, False, _reason(exc))]
     finally:
         close_quietly(client)
+
+
+def _check_folders(client: Any, acc: ImapConfig, what: str) -> Check:
+    found, missing = [], []
+    for folder in acc.folders:
+        if not client.folder_exists(folder):
+            missing.append(folder)
+            continue
+        info = client.select_folder(folder, readonly=True)
+        found.append(f"{folder} ({int(info.get(b'EXISTS', 0))} messages)")
+    if missing:
+        names = sorted(str(name) for _flags, _delim, name in client.list_folders())
+        return Check(what, False, f"folder missing: {', '.join(missing)} (the server has: {', '.join(names[:15])})")
+    return Check(what, True, f"signed in; {', '.join(found)}")
 
 
 async def check_smtp(cfg: SmtpConfig) -> Check:
@@ -129,7 +143,7 @@ def check_hmac_secret_agrees(config: Config, engine: Engine) -> Check | None:
 
 def check_database(config: Config) -> list[Check]:
     engine = make_engine(config.database_url)
-    what = f"database {engine.url.render_as_string(hide_password=True)}"
+    what = f"database {hide_passwords(config.database_url)}"
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
@@ -141,14 +155,15 @@ def check_database(config: Config) -> list[Check]:
         return checks
     except SQLAlchemyError as exc:
         first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-        return [Check(what, False, f"cannot connect: {first[0] if first else type(exc).__name__}")]
+        return [Check(what, False, f"cannot connect: {hide_passwords(first[0]) if first else type(exc).__name__}")]
     finally:
         engine.dispose()
 
 
 def check_connections(config: Config) -> list[Check]:
     s = config.settings
-    checks = [check_imap(acc) for acc in s.imap]
+    proof = s.agents.authserv_id if s.agent and s.agents.require_authentication else None
+    checks = [c for acc in s.imap for c in check_imap(acc, proof)]
     checks += [check_maildir(md) for md in s.maildir]
     if s.smtp.transport == "smtp":
         checks.append(asyncio.run(check_smtp(s.smtp)))

@@ -90,7 +90,20 @@ def config_path(args: argparse.Namespace) -> Path | None:
     return Path(env) if env else None
 
 
+# Group may read (the mailbot group: backups, monitoring), others nothing: the database, the secret, outgoing
+# mail and attachments are written with it, also when mailbot runs outside its systemd unit (UMask= there too).
+UMASK = 0o027
+
+
+def restrict_umask() -> int:
+    """Set the process umask to UMASK, keeping any stricter bits already set; returns the one in force."""
+    current = os.umask(UMASK)
+    os.umask(current | UMASK)
+    return current | UMASK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    restrict_umask()
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(chosen_command(argv) or "")
     args = parser.parse_args(argv)
@@ -139,13 +152,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    from mailbot.core.url_passwords import hide_passwords
+
+    return hide_passwords((str(exc).strip().splitlines() or [type(exc).__name__])[0])
 
 
 def database_shown(config: Config) -> str:
-    from sqlalchemy.engine import make_url
+    """The database URL with its password hidden, in the user part and in the query (`?password=`)."""
+    from mailbot.core.url_passwords import hide_passwords
 
-    return make_url(config.database_url).render_as_string(hide_password=True)
+    return hide_passwords(config.database_url)
 
 
 if __name__ == "__main__":

@@ -55,8 +55,9 @@ def _plain(value: Any) -> Any:
 
 
 def as_json(data: Any) -> str:
-    """JSON with times in ISO 8601 (UTC, with offset); keys in the order given, which the README documents."""
-    return json.dumps(data, default=_plain, ensure_ascii=False, indent=2)
+    """JSON with times in ISO 8601 (UTC, with offset); keys in the order given, which the README documents. ASCII
+    only (other characters as \\u escapes), so text from mail can carry no terminal control sequence."""
+    return json.dumps(data, default=_plain, ensure_ascii=True, indent=2)
 
 
 def add_json_flag(parser: Any) -> None:

@@ -37,9 +37,14 @@ def parse_list(value: str) -> tuple[list[Address], str | None]:
         return [], f"unparseable address header: {exc}"
     invalid = [str(d) for d in header.defects if isinstance(d, InvalidHeaderDefect)]
     out: list[Address] = []
+    lowered = value.lower()
     for item in header.addresses:
         spec = item.addr_spec
-        if valid_addr_spec(spec):
+        if spec.lower() not in lowered:
+            # The stdlib decodes an encoded word before it looks for an address in it; RFC 2047 allows no
+            # address inside one, and a display name such as "=?utf-8?B?…?=" is never a mailbox.
+            invalid.append(f"{spec!r} appears only inside an encoded word")
+        elif valid_addr_spec(spec):
             out.append(Address(addr=spec.lower(), name=item.display_name or ""))
         else:
             invalid.append(f"{spec!r} is not a valid address")

@@ -5,8 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-import authres
-
+from mailbot.core.auth_results import verdict
 from mailbot.core.mail import InboundMail
 from mailbot.core.tokens import ReplyToken
 
@@ -16,6 +15,10 @@ class Agent:
     address: str
     name: str
     queues: tuple[str, ...]
+
+    @property
+    def domain(self) -> str:
+        return self.address.rsplit("@", 1)[-1]
 
     @property
     def key(self) -> str:
@@ -45,36 +48,14 @@ class Proof:
     reason: str
 
 
-def _aligned(signing_domain: str, from_domain: str) -> bool:
-    d, f = signing_domain.lower().rstrip("."), from_domain.lower().rstrip(".")
-    return f == d or f.endswith("." + d) or d.endswith("." + f)
-
-
-def authenticated(mail: InboundMail, authserv_id: str) -> tuple[bool, str]:
-    """DKIM aligned with the From domain, or DMARC, passed — according to our own border server only."""
-    if mail.sender is None:
-        return False, "no usable From address"
+def authenticated(mail: InboundMail, authserv_id: str, agent_domain: str | None = None) -> tuple[bool, str]:
+    """DKIM aligned with the From domain, or DMARC for it, passed — according to our own border server only
+    (mailbot.core.auth_results: the top-most header with our authserv-id; unreadable means no proof)."""
+    if mail.sender is None or mail.sender_origin != "from":
+        return False, "no strictly parsed From address"
     from_domain = mail.sender.domain
-    ours = []
-    for value in mail.header_all("Authentication-Results"):
-        try:
-            parsed = authres.AuthenticationResultsHeader.parse_value(value)
-        except authres.AuthResError:
-            continue
-        if str(parsed.authserv_id).lower() == authserv_id.lower():
-            ours.append(parsed)
-    if not ours:
-        return False, f"no Authentication-Results from {authserv_id}"
-    # The top-most header is the one our server added; any below it with our id came from outside.
-    for result in ours[0].results:
-        props = {(p.type, p.name): str(p.value) for p in result.properties}
-        if result.method == "dmarc" and result.result == "pass":
-            return True, f"DMARC pass ({authserv_id})"
-        if result.method == "dkim" and result.result == "pass":
-            domain = props.get(("header", "d"), "")
-            if domain and _aligned(domain, from_domain):
-                return True, f"DKIM pass for {domain}, aligned with the From domain ({authserv_id})"
-    return False, f"{authserv_id} reports no DKIM pass aligned with {from_domain} and no DMARC pass"
+    result = verdict(mail.header_all("Authentication-Results"), authserv_id, from_domain, agent_domain or from_domain)
+    return result.passed, result.reason
 
 
 def identify(mail: InboundMail, token: ReplyToken | None, directory: Directory, authserv_id: str, require_auth: bool) -> Proof:
@@ -88,11 +69,17 @@ def identify(mail: InboundMail, token: ReplyToken | None, directory: Directory, 
     agent = directory.by_key(token.extra)
     if agent is None:
         return Proof(None, "the agent reply address names no configured agent")
-    if mail.sender is None or mail.sender.addr != agent.address:
-        who = mail.sender.addr if mail.sender else "an unparseable sender"
+    if mail.sender is None or mail.sender_origin != "from":
+        # Agent identity comes from From alone: no Sender header, no guess, stands in for it.
+        return Proof(None, f"sent to {agent.address}'s reply address without a From header that parses strictly")
+    if mail.sender.addr != agent.address:
+        who = mail.sender.addr
         return Proof(None, f"sent to {agent.address}'s reply address by {who}, not by the agent")
+    if mail.sender_origin != "from":
+        # Only a From header that parses strictly names an agent; a repaired one or Sender never does.
+        return Proof(None, f"From {agent.address} only after {mail.sender_origin} address parsing: not proof")
     if require_auth:
-        ok, why = authenticated(mail, authserv_id)
+        ok, why = authenticated(mail, authserv_id, agent.domain)
         if not ok:
             return Proof(None, f"From {agent.address} without proof: {why}")
         return Proof(agent, why)

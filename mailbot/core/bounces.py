@@ -37,6 +37,11 @@ def _blocks(text: str) -> list[dict[str, str]]:
     return blocks
 
 
+def is_delivery_report(mail: InboundMail) -> bool:
+    """A delivery status notification (RFC 3464): a multipart/report carrying a message/delivery-status part."""
+    return mail.content_type == "multipart/report" and any(p.content_type == "message/delivery-status" for p in mail.parts)
+
+
 def failures(mail: InboundMail) -> list[Failure]:
     """Recipients reported as failed in the message's delivery-status parts."""
     found: list[Failure] = []

@@ -37,6 +37,9 @@ class BusinessCalendar:
     week: tuple[tuple[Minutes, ...], ...]  # seven entries, Monday first
     holiday: Callable[[date], str | None] = lambda d: None  # the public holiday on `d`, if any
     overrides: Mapping[date, tuple[Minutes, ...]] = field(default_factory=dict)  # closures, half days, extra days
+    # A weekend day made a working day by decree (the day off moved to a weekday), if `d` is one: why. It opens
+    # with `workday_hours`, the hours of an ordinary working day.
+    moved_workday: Callable[[date], str | None] = lambda d: None
     # Days already turned into instants: the sweep asks about the same few days for every ticket.
     _cache: dict[date, list[tuple[datetime, datetime]]] = field(default_factory=dict, compare=False, repr=False)
 
@@ -48,7 +51,26 @@ class BusinessCalendar:
         name = self.holiday(day)
         if name:
             return (), f"public holiday: {name}"
-        return self.week[day.weekday()], ""
+        hours = self.week[day.weekday()]
+        if not hours:
+            moved = self.moved_workday(day)
+            if moved:
+                return self.workday_hours, f"working day: {moved}"
+        return hours, ""
+
+    def same_day(self, at: datetime, before: int) -> bool:
+        """Whether `at` falls on a business day of this calendar, before `before` minutes after local midnight
+        and before that day's closing: a message that can usually be answered the same day."""
+        local = at.astimezone(self.zone)
+        hours, _ = self.hours_on(local.date())
+        minute = local.hour * 60 + local.minute
+        return bool(hours) and minute < before and minute < hours[-1][1]
+
+    @property
+    def workday_hours(self) -> tuple[Minutes, ...]:
+        """The hours most working weekdays have (what a weekend day worked by decree opens with)."""
+        days = [h for h in self.week if h]
+        return max(days, key=days.count) if days else ()
 
     def intervals(self, day: date) -> list[tuple[datetime, datetime]]:
         """The day's opening intervals as UTC instants."""

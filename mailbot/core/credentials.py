@@ -29,6 +29,7 @@ _KINDS = [
     ("hosting", re.compile(r"(?i)\b(cpanel|plesk|ispmanager|hosting|хостинг)")),
 ]
 REDACTED = "[password removed]"
+HIDDEN = "[password hidden]"  # in mail mailbot sends: the stored copy keeps the secret until its redaction time
 _NOT_SECRETS = {"reset", "forgot", "forgotten", "change", "changed", "expired", "field", "manager", "protected", "required", "recovery", "policy"}
 
 
@@ -54,12 +55,30 @@ def find(text: str) -> SecretsFound | None:
     return SecretsFound(kinds=kinds, secrets=tuple(secrets))
 
 
-def redact(text: str, secrets: tuple[str, ...]) -> tuple[str, int]:
+def redact(text: str, secrets: tuple[str, ...], marker: str = REDACTED) -> tuple[str, int]:
     """`text` with every occurrence of the secrets replaced; returns the text and how many were replaced."""
     count = 0
     for secret in sorted(secrets, key=len, reverse=True):
         occurrences = text.count(secret)
         if occurrences:
-            text = text.replace(secret, REDACTED)
+            text = text.replace(secret, marker)
             count += occurrences
     return text, count
+
+
+def hide(text: str, secrets: tuple[str, ...]) -> str:
+    """`text` as mail mailbot sends may show it: every secret masked."""
+    return redact(text, secrets, HIDDEN)[0] if secrets else text
+
+
+def text_of(payload: bytes, content_type: str) -> str | None:
+    """The text of a text attachment (a log, a config file), where secrets may hide too; None for other files."""
+    if not content_type.lower().startswith("text/") and content_type.lower() not in ("application/json", "application/xml"):
+        return None
+    return payload.decode("utf-8", "replace")
+
+
+def find_in_mail(subject: str, text: str, attachments: tuple[tuple[bytes, str], ...] = ()) -> SecretsFound | None:
+    """The credentials anywhere a customer may type them: the subject, the text, text attachments."""
+    pieces = [subject, text, *(t for payload, ctype in attachments if (t := text_of(payload, ctype)) is not None)]
+    return find("\n".join(pieces))

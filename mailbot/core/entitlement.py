@@ -9,9 +9,12 @@ Two kinds of plan, after two real vendors' terms:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import date, datetime, timedelta, timezone, tzinfo
+
+from dateutil.relativedelta import relativedelta
 
 ACTIVE, EXPIRED, LAPSED, UNKNOWN = "active", "expired", "guarantee-lapsed", "unknown"
 KINDS = ("support_period", "license")
@@ -24,6 +27,9 @@ class Promise:
     hours: float
     business_hours: bool
     calendar: str
+    # "Usually the same day": a message that arrives on a business day before this time (minutes after local
+    # midnight on the promise's calendar) is told it will usually be answered that day. None: never said.
+    same_day_before: int | None = None
 
     def describe(self) -> str:
         if self.business_hours:
@@ -31,14 +37,70 @@ class Promise:
         return f"{self.hours:g} hours"
 
 
+_PERIOD = re.compile(r"\s*(\d{1,4})\s*(day|days|week|weeks|month|months|year|years)\s*")
+_UNIT_DAYS = {"day": 1, "week": 7}
+_UNIT_MONTHS = {"month": 1, "year": 12}
+
+
+@dataclass(frozen=True)
+class Period:
+    """A length of support: calendar months (a year is twelve) and days, counted on the desk's calendar."""
+
+    months: int = 0
+    days: int = 0
+
+    def after(self, start: datetime, zone: tzinfo) -> datetime:
+        """The instant the period that begins at `start` ends (exclusive). Months are calendar months in `zone`:
+        paid 1 March, one month runs to the end of 31 March; paid 31 January, to the end of 28 February (a
+        month too short for the day runs to its end: the customer never loses a day to the calendar)."""
+        local = start.astimezone(zone)
+        end: datetime = local + relativedelta(months=self.months)
+        if end.day < local.day:
+            end += timedelta(days=1)
+        end += timedelta(days=self.days)  # wall-clock days in `zone`: a DST change does not shift the end hour
+        return end.astimezone(start.tzinfo or timezone.utc)
+
+    def bounds(self) -> tuple[timedelta, timedelta]:
+        """The shortest and the longest this period can be (months have 28 to 31 days; a DST change moves an hour)."""
+        return timedelta(days=self.months * 28 + self.days, hours=-1), timedelta(days=self.months * 31 + self.days, hours=1)
+
+    def describe(self) -> str:
+        parts = []
+        if self.months:
+            years, months = divmod(self.months, 12)
+            parts += [f"{years} year{'s' if years != 1 else ''}"] if years and not months else [f"{self.months} month{'s' if self.months != 1 else ''}"]
+        if self.days:
+            parts.append(f"{self.days} day{'s' if self.days != 1 else ''}")
+        return " and ".join(parts) or "no time"
+
+
+def parse_period(text: str) -> Period:
+    """'1 month', '3 months', '30 days', '2 weeks', '1 year' → Period. Raises ValueError naming the text."""
+    m = _PERIOD.fullmatch(text)
+    if not m or int(m.group(1)) == 0:
+        raise ValueError(f"{text!r} is not a period such as '1 month', '3 months', '30 days' or '1 year'")
+    count, unit = int(m.group(1)), m.group(2).rstrip("s")
+    return Period(months=count * _UNIT_MONTHS[unit]) if unit in _UNIT_MONTHS else Period(days=count * _UNIT_DAYS[unit])
+
+
+def last_day(end: datetime, zone: tzinfo) -> date:
+    """The last day a period that ends (exclusively) at `end` covers, as a date in `zone`."""
+    return (end.astimezone(zone) - timedelta(microseconds=1)).date()
+
+
 @dataclass(frozen=True)
 class PlanTerms:
     name: str
     kind: str
-    period_days: int | None = None  # support_period: days each payment buys
+    period_days: int | None = None  # support_period: days each payment buys (or `period`)
     guarantee_days: int | None = None  # license: days after the latest purchase the promise holds
     promise: Promise | None = None
     description: str = ""
+    period: Period | None = None  # support_period: what each payment buys, in calendar months or days
+
+    @property
+    def length(self) -> Period:
+        return self.period or Period(days=self.period_days or 0)
 
 
 @dataclass(frozen=True)
@@ -65,12 +127,13 @@ def _day(at: datetime | None, zone: tzinfo = timezone.utc) -> str:
     return at.astimezone(zone).strftime("%Y-%m-%d") if at else "?"
 
 
-def support_periods(purchases: Iterable[Purchase], terms: PlanTerms) -> list[tuple[datetime, datetime, list[Purchase]]]:
-    """The merged support periods bought by `purchases`, oldest first, each with the payments that made it."""
+def support_periods(purchases: Iterable[Purchase], terms: PlanTerms, zone: tzinfo = timezone.utc) -> list[tuple[datetime, datetime, list[Purchase]]]:
+    """The merged support periods bought by `purchases`, oldest first, each with the payments that made it.
+    Calendar months are counted in `zone` (the desk's)."""
     spans = []
     for p in purchases:
         start = p.starts_at or p.paid_at
-        end = p.ends_at or start + timedelta(days=terms.period_days or 0)
+        end = p.ends_at or terms.length.after(start, zone)
         if end > start:
             spans.append((start, end, p))
     spans.sort(key=lambda s: (s[0], s[1]))
@@ -85,16 +148,19 @@ def support_periods(purchases: Iterable[Purchase], terms: PlanTerms) -> list[tup
 
 
 def _support_period(product: str, purchases: list[Purchase], terms: PlanTerms, now: datetime, zone: tzinfo) -> Entitlement:
-    periods = support_periods(purchases, terms)
+    periods = support_periods(purchases, terms, zone)
     for start, end, payments in periods:
         if start <= now < end:
             paid = ", ".join(_day(p.paid_at, zone) for p in payments)
-            reason = f"support period {_day(start, zone)} to {_day(end, zone)} (payments {paid}, {terms.period_days} days each, plan {terms.name})"
+            reason = (
+                f"support period {_day(start, zone)} to {last_day(end, zone)} (the last day; payments {paid}, "
+                f"{terms.length.describe()} each, plan {terms.name})"
+            )
             return Entitlement(ACTIVE, terms.name, product, reason, valid_until=end, promise=terms.promise)
     past = [p for p in periods if p[1] <= now]
     if past:
         end = past[-1][1]
-        reason = f"support period ended {_day(end, zone)} (last payment {_day(past[-1][2][-1].paid_at, zone)}, plan {terms.name})"
+        reason = f"support period ended: its last day was {last_day(end, zone)} (last payment {_day(past[-1][2][-1].paid_at, zone)}, plan {terms.name})"
         return Entitlement(EXPIRED, terms.name, product, reason, valid_until=end)
     first = periods[0][0] if periods else None
     reason = f"support period starts {_day(first, zone)}" if first else "no support period bought"

@@ -58,6 +58,10 @@ class InboundMail:
     return_path: str | None
     content_type: str
     defects: tuple[str, ...] = field(default=())
+    # "from": the From header parsed strictly; "repaired": a slightly malformed From, repaired; "sender": the
+    # Sender header, From being unusable. Only "from" can ever prove who wrote.
+    sender_origin: str = "from"
+    decoding: tuple[str, ...] = field(default=())  # which charsets were used and why, and what was repaired
 
     def header(self, name: str) -> str | None:
         """The first value of header `name` (case-insensitive), unfolded and decoded, or None."""

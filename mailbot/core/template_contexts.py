@@ -9,7 +9,7 @@ Every kind carries `desk`, `zone` (the time zone `|when` shows times in) and `no
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any, ClassVar
 
 _T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
@@ -68,12 +68,16 @@ class EntitlementView:
     plan: str | None
     product: str | None
     reason: str
-    valid_until: datetime | None
+    valid_until: datetime | None  # the instant support (or the guarantee) ends
     renew_url: str
+    last_day: date | None = None  # the last day of support, on the desk's calendar (`{{ entitlement.last_day|day }}`)
 
     @classmethod
     def sample(cls) -> EntitlementView:
-        return cls("active", "standard", "Shop", "support period 2026-03-01 to 2026-03-31", datetime(2026, 3, 31, tzinfo=timezone.utc), "https://example.com/renew")
+        return cls(
+            "active", "standard", "Shop", "support period 2026-03-01 to 2026-03-31", datetime(2026, 4, 1, tzinfo=timezone.utc),
+            "https://example.com/renew", date(2026, 3, 31),
+        )
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,20 @@ class AgentView:
     @classmethod
     def sample(cls) -> AgentView:
         return cls("Bob", "bob@example.com")
+
+
+@dataclass(frozen=True)
+class SuggestionView:
+    """A class a rule recognised but left to a person: the agent's notification offers the commands."""
+
+    cls: str  # `class` in templates is a keyword, hence `suggestion.cls`
+    rule: str
+    confirm: str  # the command that confirms it (`#quote`, `#partnership`, `#scope out`)
+    dismiss: str  # the command that dismisses it (`#scope in`)
+
+    @classmethod
+    def sample(cls) -> SuggestionView:
+        return cls("customization-quote", "customization request", "#quote", "#scope in")
 
 
 @dataclass(frozen=True)
@@ -126,12 +144,13 @@ class ReplyContext(MailContext):
     deadline: datetime | None
     reply_address: str
     new_ticket: bool
+    same_day: bool = False  # the plan says "usually the same day" and the message came early enough on a business day
 
     @classmethod
     def sample(cls) -> ReplyContext:
         return cls(
             DeskView.sample(), "Europe/Berlin", _T0, TicketView.sample(), CustomerView.sample(), MessageView.sample(),
-            EntitlementView.sample(), datetime(2026, 3, 3, 9, 0, tzinfo=timezone.utc), "support+t1042-abcdefghijkl@example.com", True,
+            EntitlementView.sample(), datetime(2026, 3, 3, 9, 0, tzinfo=timezone.utc), "support+t1042-abcdefghijkl@example.com", True, True,
         )
 
 
@@ -167,13 +186,18 @@ class AgentNotifyContext(MailContext):
     agent: AgentView
     attachments: tuple[str, ...]
     warning: str
+    suggestion: SuggestionView | None  # a class a rule suggests for the ticket, for the agent to confirm or dismiss
+    hidden_secrets: int = 0  # credentials masked in this notification (the ticket keeps them until `redact_at`)
+    redact_at: datetime | None = None
+    guest: str = ""  # the sender has no seat on the ticket (a stranger, or a colleague not yet admitted)
 
     @classmethod
     def sample(cls) -> AgentNotifyContext:
         r = ReplyContext.sample()
         return cls(
             r.desk, r.zone, r.now, r.ticket, r.customer, r.message, r.entitlement, r.deadline, r.new_ticket,
-            AgentView.sample(), ("log.txt (text/plain, 1,200 bytes)",), "",
+            AgentView.sample(), ("log.txt (text/plain, 1,200 bytes)",), "", SuggestionView.sample(), 1,
+            datetime(2026, 3, 16, 9, 0, tzinfo=timezone.utc), "colleague@customer.example",
         )
 
 

@@ -18,9 +18,10 @@ from mailbot.core.addresses import valid_addr_spec
 from mailbot.core.entitlement import KINDS, PlanTerms
 from mailbot.store.models import Customer, CustomerAddress, PurchaseRecord
 
-COLUMNS = ("customer", "name", "email", "domain", "timezone", "product", "kind", "plan", "paid", "starts", "ends")
+COLUMNS = ("customer", "name", "email", "domain", "timezone", "language", "product", "kind", "plan", "paid", "starts", "ends")
 REQUIRED = ("customer", "product", "plan", "paid")
 _SPLIT = re.compile(r"[\s,;]+")
+_LANGUAGE = re.compile(r"[a-z]{2}")  # ISO 639-1, the codes templates are named with
 
 
 class RowError(ValueError):
@@ -68,6 +69,7 @@ class Row:
     paid: datetime
     starts: datetime | None
     ends: datetime | None
+    language: str | None = None
 
 
 def check_row(raw: Mapping[str, Any], plans: Mapping[str, PlanTerms], desk_zone: ZoneInfo) -> Row:
@@ -103,7 +105,10 @@ def check_row(raw: Mapping[str, Any], plans: Mapping[str, PlanTerms], desk_zone:
     ends = _moment(values["ends"], zone, "ends") if values.get("ends") else None
     if starts and ends and ends <= starts:
         raise RowError("ends must come after starts")
-    return Row(values["customer"], values.get("name", ""), emails, domains, zone_name, values["product"], kind, plan, paid, starts, ends)
+    language = values.get("language", "").lower() or None
+    if language is not None and not _LANGUAGE.fullmatch(language):
+        raise RowError(f"language: {values['language']!r} is not a two-letter language code such as 'en' or 'ru'")
+    return Row(values["customer"], values.get("name", ""), emails, domains, zone_name, values["product"], kind, plan, paid, starts, ends, language)
 
 
 Key = tuple[int, str, str, datetime]
@@ -113,7 +118,7 @@ def _store(session: Session, row: Row, source: str, now: datetime) -> tuple[Key,
     """Write one row; returns its purchase key, whether the customer is new, and added/updated/unchanged."""
     customer = session.scalars(select(Customer).where(Customer.external_id == row.customer)).one_or_none()
     if customer is None:
-        customer = Customer(external_id=row.customer, name=row.name, timezone=row.timezone, created_at=now, updated_at=now)
+        customer = Customer(external_id=row.customer, name=row.name, timezone=row.timezone, language=row.language, created_at=now, updated_at=now)
         session.add(customer)
         session.flush()
         new_customer = True
@@ -123,6 +128,8 @@ def _store(session: Session, row: Row, source: str, now: datetime) -> tuple[Key,
             customer.name, customer.updated_at = row.name, now
         if row.timezone and customer.timezone != row.timezone:
             customer.timezone, customer.updated_at = row.timezone, now
+        if row.language and customer.language != row.language:
+            customer.language, customer.updated_at = row.language, now
     for kind, values in (("address", row.emails), ("domain", row.domains)):
         for value in values:
             owner = session.scalars(select(CustomerAddress).where(CustomerAddress.kind == kind, CustomerAddress.value == value)).one_or_none()

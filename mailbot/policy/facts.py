@@ -19,6 +19,8 @@ class Facts:
     entitlement: str = "unknown"  # active | expired | guarantee-lapsed | unknown
     plan: str | None = None
     queue: str = "support"
+    # The sender's plan promises a response time (the promise a guessing rule may not take away on its own).
+    promised: bool = False
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,16 @@ class RuleHit:
     file: str
     reasons: tuple[str, ...]
     decide: bool = False  # the rule may change this sender's promise on its own (`decide`)
+    suggested: bool = False  # the rule would have taken the sender's promise away: it only suggests its class
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A class a rule recognised but may not act on for this sender: a person confirms or dismisses it."""
+
+    cls: str
+    rule: str
+    file: str
 
 
 @dataclass
@@ -48,12 +60,18 @@ class Decision:
     classify: str | None = None
     classified_by: str | None = None
     decide: bool = False
+    # The first rule that would have taken away the sender's promised response time without `decide`: its actions
+    # were not applied (the rules went on as if it had not matched); an agent confirms or dismisses its class.
+    suggestion: Suggestion | None = None
     hits: list[RuleHit] = field(default_factory=list)
     misses: list[tuple[str, str]] = field(default_factory=list)  # (rule, the first condition that failed)
 
     def explain(self) -> dict[str, Any]:
         return {
-            "matched": [{"rule": h.rule, "file": h.file, "because": list(h.reasons)} for h in self.hits],
+            "matched": [
+                {"rule": h.rule, "file": h.file, "because": list(h.reasons), **({"suggested_only": True} if h.suggested else {})}
+                for h in self.hits
+            ],
             "not_matched": [{"rule": r, "because": why} for r, why in self.misses],
             "queue": self.queue,
             "priority": self.priority,
@@ -66,4 +84,5 @@ class Decision:
             "class": self.classify,
             "classified_by": self.classified_by,
             "decide": self.decide,
+            "suggested": None if self.suggestion is None else {"class": self.suggestion.cls, "rule": self.suggestion.rule, "file": self.suggestion.file},
         }

@@ -33,7 +33,7 @@ from mailbot.core.business_calendar import (
     parse_hours,
     round_the_clock,
 )
-from mailbot.core.entitlement import PlanTerms, Promise
+from mailbot.core.entitlement import ACTIVE, UNKNOWN, Entitlement, PlanTerms, Promise, parse_period
 from mailbot.core.sla import Level
 from mailbot.errors import ConfigError, from_validation
 
@@ -48,11 +48,27 @@ class ResponseSpec(Strict):
     hours: Annotated[float, Field(gt=0, le=24 * 365)]
     business_hours: bool = True
     calendar: str = "default"
+    # "Usually the same day": the acknowledgement says so for a message that arrives on a business day of the
+    # calendar before this local time ("14:00"). Leave it out to never say it.
+    same_day_before: str | None = None
+
+    @field_validator("same_day_before")
+    @classmethod
+    def _cutoff(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_hours(f"00:00-{value}")
+            except ValueError:
+                raise ValueError(f"{value!r} is not a time of day such as '14:00'") from None
+        return value
 
 
 class PlanSpec(Strict):
     kind: Literal["support_period", "license"]
     period_days: Annotated[int, Field(gt=0)] | None = None
+    # support_period: what each payment buys: "1 month", "3 months", "30 days", "1 year" (calendar months end on
+    # the same day of the month, or the month's last day when it is shorter)
+    period: str | None = None
     guarantee_days: Annotated[int, Field(gt=0)] | None = None
     response: ResponseSpec | None = None
     description: str = ""
@@ -62,8 +78,10 @@ class PlanSpec(Strict):
 
     @model_validator(mode="after")
     def _kind_fields(self) -> "PlanSpec":
-        if self.kind == "support_period" and self.period_days is None:
-            raise ValueError("a support_period plan needs period_days (the days each payment buys)")
+        if self.kind == "support_period" and (self.period_days is None) == (self.period is None):
+            raise ValueError("a support_period plan needs period (what each payment buys, e.g. '1 month') or period_days, one of them")
+        if self.period is not None:
+            parse_period(self.period)  # a ValueError names the text
         if self.kind == "license" and self.guarantee_days is None:
             raise ValueError("a license plan needs guarantee_days (how long after a purchase the response time is guaranteed)")
         if self.renewal_reminder_days is not None and self.kind != "support_period":
@@ -102,6 +120,9 @@ class PrivacyFile(Strict):
 class HolidaySpec(Strict):
     country: str
     subdivision: str | None = None
+    # Weekend days the country's government declares working days (the day off moved to a weekday), as the
+    # `holidays` package knows them: open with the ordinary weekday hours. `false` keeps every weekend closed.
+    moved_working_days: bool = True
 
 
 class CalendarSpec(Strict):
@@ -212,6 +233,11 @@ class Terms:
     redact_after_days: int | None = None
     credentials_tag: str = "credentials"
 
+    def promise_of(self, ent: Entitlement) -> Promise | None:
+        """The response time promised to a sender: their plan's while it is active, the `[unknown]` one for
+        senders who are not customers, none otherwise."""
+        return ent.promise if ent.state == ACTIVE else self.unknown_promise if ent.state == UNKNOWN else None
+
     def calendar_for(self, promise: Promise) -> BusinessCalendar:
         """The calendar a promise counts on: its business calendar, or every hour of the day."""
         return self.calendars[promise.calendar] if promise.business_hours else round_the_clock(self.desk_zone)
@@ -231,7 +257,10 @@ def _load(path: Path, model: type[Strict]) -> Any:
 
 
 def _promise(spec: ResponseSpec | None) -> Promise | None:
-    return Promise(spec.hours, spec.business_hours, spec.calendar) if spec else None
+    if spec is None:
+        return None
+    cutoff = parse_hours(f"00:00-{spec.same_day_before}")[1] if spec.same_day_before else None
+    return Promise(spec.hours, spec.business_hours, spec.calendar, cutoff)
 
 
 def _calendar(name: str, spec: CalendarSpec) -> BusinessCalendar:
@@ -244,10 +273,18 @@ def _calendar(name: str, spec: CalendarSpec) -> BusinessCalendar:
 
         def holiday(day: date) -> str | None:
             return table.get(day)
+
+        def moved_workday(day: date) -> str | None:
+            table.get(day)  # the package fills in a year's days (and its moved working days) when first asked
+            return f"moved by decree (holidays: {table.country})" if day in table.weekend_workdays else None
     else:
         def holiday(day: date) -> str | None:
             return None
-    return BusinessCalendar(name=name, zone=zone, week=week, holiday=holiday, overrides=overrides)
+
+        def moved_workday(day: date) -> str | None:
+            return None
+    moved = moved_workday if spec.holidays is not None and spec.holidays.moved_working_days else (lambda day: None)
+    return BusinessCalendar(name=name, zone=zone, week=week, holiday=holiday, overrides=overrides, moved_workday=moved)
 
 
 def load_terms(folder: Path, desk_timezone: str) -> Terms:
@@ -273,7 +310,10 @@ def load_terms(folder: Path, desk_timezone: str) -> Terms:
         raise ConfigError(folder / "plans.toml", problems)
 
     plans = {
-        name: PlanTerms(name, spec.kind, spec.period_days, spec.guarantee_days, _promise(spec.response), spec.description)
+        name: PlanTerms(
+            name, spec.kind, spec.period_days, spec.guarantee_days, _promise(spec.response), spec.description,
+            parse_period(spec.period) if spec.period else None,
+        )
         for name, spec in plans_file.plans.items()
     }
     levels = tuple(sorted((Level(lv.name, lv.at, tuple(lv.notify)) for lv in escalation.level), key=lambda lv: lv.fraction))

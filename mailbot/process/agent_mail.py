@@ -11,26 +11,27 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
 from mailbot.core import commands
 from mailbot.core.agents import Agent, Directory
+from mailbot.core.credentials import text_of
 from mailbot.core.mail import Address, Part
 from mailbot.core.quoting import new_text
 from mailbot.core.subject import tagged
-from mailbot.core.template_contexts import AgentNotifyContext, AgentView, ClosedContext, CommandErrorContext
+from mailbot.core.template_contexts import AgentNotifyContext, AgentView, ClosedContext, CommandErrorContext, SuggestionView
 from mailbot.core.ticket_states import TicketStatus
 from mailbot.logs import log
 from mailbot.outbox.bot_mail import BotMail, BotMailer
 from mailbot.policy.in_force import Policy
-from mailbot.process import response_clock
+from mailbot.process import class_confirmation, response_clock, seats
 from mailbot.process.desk import Desk
 from mailbot.process.filing import TicketState
 from mailbot.process.mail_views import customer_view, desk_view, display_zone, entitlement_view, message_view, ticket_view
 from mailbot.process.message_context import MessageContext
-from mailbot.store.models import Participant, TicketMessage
+from mailbot.store.models import TicketMessage
 from mailbot.store.writer import Writer
 
 logger = logging.getLogger("mailbot.agents")
@@ -43,12 +44,17 @@ class AgentMailOptions:
     language: str
 
 
-def _attachments(parts: Sequence[Part], limit: int) -> tuple[list[tuple[str, str, bytes]], list[str]]:
-    """Files small enough to attach, and a line for every file (attached or not)."""
+def _attachments(parts: Sequence[Part], limit: int, secrets: tuple[str, ...] = ()) -> tuple[list[tuple[str, str, bytes]], list[str]]:
+    """Files small enough to attach, and a line for every file (attached or not). A text file that holds one of
+    the customer's secrets is never attached: it stays on the ticket until its redaction time."""
     attached, listed = [], []
     for part in parts:
         if part.disposition == "inline" and part.content_type.startswith("image/"):
             continue  # logos and signature images
+        text = text_of(part.payload, part.content_type) if secrets else None
+        if text is not None and any(secret in text for secret in secrets):
+            listed.append(f"{part.filename} ({part.content_type}, {len(part.payload):,} bytes, not attached: it holds credentials; see the ticket)")
+            continue
         fits = len(part.payload) <= limit
         if fits:
             attached.append((part.filename, part.content_type, part.payload))
@@ -89,17 +95,23 @@ class AgentMail:
         agents = [a for a in self.recipients(ticket) if claimed or a.address != sender]
         if not agents:
             return
-        attached, listed = _attachments(mail.parts, self.options.attach_max_bytes)
+        attached, listed = _attachments(mail.parts, self.options.attach_max_bytes, ctx.secrets)
         zone = display_zone(ticket, ctx.policy.terms)
+        days = ctx.policy.terms.redact_after_days
+        redact_at = ctx.now + timedelta(days=days) if ctx.secrets and days is not None else None
+        suggestion = None
+        if ticket.suggested_class:
+            suggestion = SuggestionView(ticket.suggested_class, ticket.suggested_rule or "", commands.command_for(ticket.suggested_class), "#scope in")
         # Every notification of a ticket answers one stable id, so agents' clients keep them together.
         root = self.desk.signer.message_id(ticket.id, self.desk.message_id_domain, nonce="iroot")
         for agent in agents:
             context = AgentNotifyContext(
                 desk=desk_view(self.mailer.origin), zone=zone, now=ctx.now, ticket=ticket_view(ticket),
-                customer=customer_view(mail.sender, zone), message=message_view(mail, new_text(mail.text)),
+                customer=customer_view(mail.sender, zone), message=message_view(mail, new_text(mail.text), ctx.secrets),
                 entitlement=entitlement_view(ticket, ctx.policy.terms), deadline=ticket.sla_due_at, new_ticket=filed.new_ticket,
                 agent=AgentView(agent.name, agent.address), attachments=tuple(listed),
-                warning=filed.proof.reason if filed.proof and filed.proof.reason else "",
+                warning=filed.proof.reason if filed.proof and filed.proof.reason else "", suggestion=suggestion,
+                hidden_secrets=len(ctx.secrets), redact_at=redact_at, guest=(sender or "") if filed.guest else "",
             )
             bot_mail = BotMail(
                 kind="agent-notify", to=(Address(agent.address, agent.name),), ticket_id=ticket.id,
@@ -116,11 +128,15 @@ class AgentMail:
         assert agent is not None
         ticket = ctx.ticket
         parsed = commands.parse(new_text(ctx.mail.text))
-        if parsed.errors:
+        errors = [*parsed.errors, *self._refused(ctx, parsed), *class_confirmation.problems(parsed, ticket, ctx.policy)]
+        if errors:
             self._internal(ctx)
-            self._error_mail(ctx, agent, parsed.errors)
-            ctx.event("agent.command_failed", agent=agent.address, errors=list(parsed.errors))
+            self._error_mail(ctx, agent, errors)
+            ctx.event("agent.command_failed", agent=agent.address, errors=errors)
             return
+        for cmd in parsed.commands:
+            if cmd.name == "cc":  # seats first: an answer in the same reply reaches whoever was just admitted
+                self._apply(ctx, cmd, agent)
         if parsed.note:
             self._internal(ctx)
             ctx.event("agent.note", agent=agent.address)
@@ -130,16 +146,41 @@ class AgentMail:
             if ticket.status == TicketStatus.NEW:
                 ticket.set("status", TicketStatus.OPEN)
         for cmd in parsed.commands:
-            self._apply(ctx, cmd, agent)
+            if cmd.name != "cc":
+                self._apply(ctx, cmd, agent)
+
+    def _refused(self, ctx: MessageContext, parsed: commands.Parsed) -> list[str]:
+        """Commands that parse but may not run on this ticket, and answers that need #confirm first."""
+        found: list[str] = []
+        ticket = ctx.ticket
+        for cmd in parsed.commands:
+            verb, _, address = cmd.argument.partition(" ")
+            if cmd.name == "cc" and verb == "remove" and address == ticket.customer:
+                found.append(f"#cc remove {address}: the customer who opened the ticket keeps their seat")
+            if cmd.name == "cc" and (self.desk.is_own_address(address) or self.desk.agents.by_address(address)):
+                found.append(f"#cc {cmd.argument}: the desk's own addresses and agents have no seat to give or take")
+        closes = any(c.name == "close" for c in parsed.commands)
+        sends = closes or (not parsed.note and bool(parsed.text.strip()))
+        if found or not sends or parsed.confirmed:
+            return found
+        to = self.customers(ctx.writer, ticket.id)
+        limit = self.desk.max_participants
+        if len(to) > limit:
+            shown = ", ".join(a.addr for a in to[:20]) + (f" and {len(to) - 20} more" if len(to) > 20 else "")
+            what = "#close would send the closing message" if closes and not parsed.text.strip() else "this answer would go"
+            found.append(
+                f"{what} to {len(to)} addresses, more than max_participants ({limit}): {shown}. To send it to all of them, "
+                f"reply again with #confirm on its own line; or take seats away first with #cc remove ADDRESS"
+            )
+            ctx.event("agent.confirm_needed", recipients=len(to), limit=limit)
+        return found
 
     def _internal(self, ctx: MessageContext) -> None:
         ctx.writer.conn.execute(update(TicketMessage).where(TicketMessage.id == ctx.filed.message_row_id).values(visibility="internal"))
 
     def customers(self, writer: Writer, ticket_id: int) -> list[Address]:
-        rows = writer.conn.execute(
-            select(Participant.address, Participant.name).where(Participant.ticket_id == ticket_id, Participant.role.in_(["customer", "cc"])).order_by(Participant.id)
-        ).all()
-        return [Address(addr, name) for addr, name in rows if not self.desk.is_own_address(addr) and not self.desk.agents.by_address(addr)]
+        """Who the ticket's mail goes to: its seated participants (never a guest), not the desk, not agents."""
+        return [a for a in seats.seated(writer.conn, ticket_id) if not self.desk.is_own_address(a.addr) and not self.desk.agents.by_address(a.addr)]
 
     def _relay(self, ctx: MessageContext, text: str, agent: Agent) -> None:
         ticket, writer = ctx.ticket, ctx.writer
@@ -178,7 +219,14 @@ class AgentMail:
             self.close(ctx.writer, ctx.inbound_id, ticket, ctx.policy, ctx.now)
         elif cmd.name in commands.STATUS_COMMANDS:
             response_clock.set_status(ticket, TicketStatus(cmd.name), ctx.now, ctx.policy.terms)
-        if cmd.name != "note":
+        elif cmd.name == "cc":
+            verb, _, address = cmd.argument.partition(" ")
+            changed = seats.admit(ctx.writer, ticket.id, address, ctx.now) if verb == "add" else seats.unseat(ctx.writer.conn, ticket.id, address)
+            ctx.event("participant.admitted" if verb == "add" else "participant.removed", agent=agent.address, address=address, changed=changed)
+        elif cmd.classifies:
+            to, refs = self.customers(ctx.writer, ticket.id), thread_ids(ctx.writer, ticket.id, self.desk.agents)
+            class_confirmation.apply(ctx, cmd, agent.address, self.mailer, to, refs, self.options.language)
+        if cmd.name not in ("note", "confirm"):
             ctx.event("agent.command", agent=agent.address, command=cmd.name, argument=cmd.argument or None)
 
     def close(self, writer: Writer, inbound_id: int | None, ticket: TicketState, policy: Policy, now: datetime) -> None:

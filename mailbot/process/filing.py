@@ -11,14 +11,17 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from mailbot.core.agents import Agent, Proof, identify
+from mailbot.core.fingerprint import content_fingerprint
+from mailbot.core.bounces import is_delivery_report
 from mailbot.core.language import detect
 from mailbot.core.mail import InboundMail
 from mailbot.core.subject import strip_prefixes
 from mailbot.core.thread_match import ThreadDecision, decide_thread
 from mailbot.core.ticket_states import ClockEffect, TicketStatus
 from mailbot.core.tokens import ReplyToken
+from mailbot.process import seats
 from mailbot.process.desk import Desk
-from mailbot.process.thread_lookup import find_duplicate, find_token, gather
+from mailbot.process.thread_lookup import find_earlier_copy, find_token, gather
 from mailbot.store.models import Participant, Ticket, TicketMessage
 from mailbot.store.writer import Writer
 
@@ -51,6 +54,8 @@ class TicketState:
     sla_next_check_at: datetime | None = None
     first_response_at: datetime | None = None
     closed_at: datetime | None = None
+    suggested_class: str | None = None
+    suggested_rule: str | None = None
     changes: dict[str, Any] = field(default_factory=dict)
 
     def set(self, name: str, value: Any) -> None:
@@ -93,6 +98,11 @@ class Filed:
     thread: ThreadDecision | None
     received_at: datetime | None = None  # when mailbot got the message: response clocks start here
     proof: Proof | None = None  # set when the message claimed to be an agent's (or was)
+    seat: str = ""  # the sender's role on the ticket: customer, cc, agent, or guest (sent nothing); "" without a sender
+
+    @property
+    def guest(self) -> bool:
+        return self.seat == seats.GUEST
 
     @property
     def agent(self) -> Agent | None:
@@ -107,17 +117,28 @@ def file_message(writer: Writer, inbound_id: int, mail: InboundMail, desk: Desk,
     token = find_token(mail, desk.signer, desk.support_address)
     proof = identify(mail, token, desk.agents, desk.authserv_id, desk.require_authentication)
     notes: list[str] = [proof.reason] if proof.reason else []
+    if token is not None and token.kind == "b" and not is_delivery_report(mail):
+        # A bounce address takes delivery reports only: anything else proves nothing about a ticket.
+        notes.append(f"sent to the bounce address of a message of ticket {token.ticket_id}, but not a delivery report: not proof")
+        token = None
     if token is not None and token.kind == "a" and proof.agent is None and not _may_use_agent_token(writer.conn, token, mail, desk):
         # A forwarded notification, or a guessed address: it proves nothing about who writes.
         notes.append(f"agent reply address of ticket {token.ticket_id} used by someone not on that ticket: not proof")
         token = None
     lookup = gather(writer.conn, mail, token, desk.signer, desk.message_id_domain)
+    digests = [hashlib.sha256(part.payload).hexdigest() for part in mail.parts]
+    fingerprint = content_fingerprint(mail.text, digests)
+    reused_from: int | None = None
     if lookup.seen_before:
-        duplicate = find_duplicate(writer.conn, mail)
-        if duplicate is not None:
-            ticket_id, first = duplicate
-            writer.event(ticket_id, "message.duplicate", now, inbound_id=inbound_id, message_id=mail.message_id, first_copy=first)
-            return Filed(mail, load_ticket(writer.conn, ticket_id), first, new_ticket=False, duplicate=True, thread=None, received_at=received_at or now)
+        earlier = find_earlier_copy(writer.conn, mail, fingerprint)
+        if earlier is not None and earlier.same_content:
+            writer.event(earlier.ticket_id, "message.duplicate", now, inbound_id=inbound_id, message_id=mail.message_id, first_copy=earlier.row_id)
+            return Filed(
+                mail, load_ticket(writer.conn, earlier.ticket_id), earlier.row_id, new_ticket=False, duplicate=True, thread=None,
+                received_at=received_at or now,
+            )
+        if earlier is not None:
+            reused_from = earlier.row_id
 
     decision = decide_thread(lookup.facts)
     sender = mail.sender.addr if mail.sender else ""
@@ -143,7 +164,11 @@ def file_message(writer: Writer, inbound_id: int, mail: InboundMail, desk: Desk,
     else:
         assert decision.ticket_id is not None
         ticket = load_ticket(writer.conn, decision.ticket_id)
-        if TicketStatus(ticket.status).clock is ClockEffect.STOPPED and agent is None:
+    seat, seat_note = _seat(writer, ticket, mail, agent is not None, new, desk)
+    if seat_note:
+        notes.append(seat_note)
+    if not new:
+        if TicketStatus(ticket.status).clock is ClockEffect.STOPPED and agent is None and seat != seats.GUEST:
             # A customer writing to a solved or closed ticket reopens it (the clock starts in the pipeline).
             ticket.set("status", TicketStatus.OPEN)
             ticket.set("closed_at", None)
@@ -164,26 +189,47 @@ def file_message(writer: Writer, inbound_id: int, mail: InboundMail, desk: Desk,
         html=mail.html,
         sent_at=mail.date,
         created_at=now,
+        content_hash=fingerprint,
+        decoding=list(mail.decoding) or None,
     )
-    for part in mail.parts:
-        writer.attachment(message_row_id, part, hashlib.sha256(part.payload).hexdigest())
+    for part, digest in zip(mail.parts, digests):
+        writer.attachment(message_row_id, part, digest)
     writer.message_ref(mail.message_id, ticket.id)
+    if reused_from is not None:
+        # Same Message-ID and sender, different content: a second message, filed, and the reuse said.
+        writer.event(ticket.id, "message.id_reused", now, inbound_id=inbound_id, message_id=mail.message_id, earlier_message=reused_from, message=message_row_id)
 
-    if mail.sender is not None:
-        role = "agent" if agent else "customer" if new else "cc"
-        writer.participant(ticket.id, sender, sender_name, role, now)
+    if seat and sender:
+        writer.participant(ticket.id, sender, sender_name, seat, now)
     if new:
-        for addr in (*mail.to, *mail.cc):
-            if not desk.is_own_address(addr.addr) and addr.addr != sender:
-                writer.participant(ticket.id, addr.addr, addr.name, "cc", now)
+        opening = seats.first_message_seats(mail, sender, desk)
+        for addr in opening.seated:
+            writer.participant(ticket.id, addr.addr, addr.name, "cc", now)
+        if opening.left_out:
+            writer.event(
+                ticket.id, "participants.capped", now, inbound_id=inbound_id, limit=desk.max_participants,
+                left_out=list(opening.left_out[:50]), more=max(0, len(opening.left_out) - 50),
+            )
 
     writer.event(
         ticket.id, "message.received", now, inbound_id=inbound_id,
         message=message_row_id, sender=sender or None, sender_problem=mail.sender_problem,
         thread=decision.how, reasons=list(decision.reasons), attachments=len(mail.parts),
-        defects=list(mail.defects[:10]), author="agent" if agent else "customer", proof=" | ".join(notes) or None,
+        defects=list(mail.defects[:10]), author="agent" if agent else "customer", proof=" | ".join(notes) or None, seat=seat or None,
     )
-    return Filed(mail, ticket, message_row_id, new_ticket=new, duplicate=False, thread=decision, received_at=received_at or now, proof=proof)
+    return Filed(mail, ticket, message_row_id, new_ticket=new, duplicate=False, thread=decision, received_at=received_at or now, proof=proof, seat=seat)
+
+
+def _seat(writer: Writer, ticket: TicketState, mail: InboundMail, is_agent: bool, new: bool, desk: Desk) -> tuple[str, str]:
+    """The sender's role on the ticket, and a note for the event log when a stranger became a guest."""
+    if mail.sender is None:
+        # Nobody to give a seat to: on an existing ticket it is a guest's message, changing nothing.
+        return ("", "") if new else (seats.GUEST, "no usable sender address: filed as a guest's message, sent nothing")
+    if is_agent:
+        return "agent", ""
+    if new:
+        return "customer", ""
+    return seats.seat_for_writer(writer.conn, ticket.id, ticket.customer, mail.sender.addr, desk)
 
 
 def _may_use_agent_token(conn: Connection, token: ReplyToken, mail: InboundMail, desk: Desk) -> bool:

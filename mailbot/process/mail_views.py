@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
+from mailbot.core.credentials import hide
+from mailbot.core.entitlement import last_day
 from mailbot.core.mail import Address, InboundMail
 from mailbot.core.template_contexts import CustomerView, DeskView, EntitlementView, MessageView, TicketView
 from mailbot.outbox.enqueue import MailOrigin
@@ -34,17 +37,20 @@ def customer_view(who: Address | None, zone: str) -> CustomerView:
     return CustomerView(who.addr if who else "", who.name if who else "", zone)
 
 
-def message_view(mail: InboundMail, text: str | None = None) -> MessageView:
-    return MessageView(mail.subject, mail.text if text is None else text, mail.message_id)
+def message_view(mail: InboundMail, text: str | None = None, secrets: tuple[str, ...] = ()) -> MessageView:
+    """The customer's message as mail mailbot writes may show it: any credentials they sent masked."""
+    return MessageView(hide(mail.subject, secrets), hide(mail.text if text is None else text, secrets), mail.message_id)
 
 
 def entitlement_view(ticket: TicketState, terms: Terms | None) -> EntitlementView:
     ent = ticket.entitlement
+    until = datetime.fromisoformat(ent["valid_until"]) if ent.get("valid_until") else None
     return EntitlementView(
         state=ticket.entitlement_state,
         plan=ticket.plan,
         product=ent.get("product"),
         reason=ent.get("reason", ""),
-        valid_until=datetime.fromisoformat(ent["valid_until"]) if ent.get("valid_until") else None,
+        valid_until=until,
         renew_url=terms.renew_urls.get(ticket.plan or "", "") if terms else "",
+        last_day=last_day(until, ZoneInfo(ent["timezone"]) if ent.get("timezone") else terms.desk_zone) if until and terms else None,
     )

@@ -27,6 +27,8 @@ class MessageContext:
     facts: Facts | None = None  # what the rules looked at
     decision: Decision | None = None  # what the rules decided
     deadline: datetime | None = None  # the response deadline now in force
+    secrets: tuple[str, ...] = ()  # credentials the customer sent in this message: mail mailbot writes masks them
+    same_day: bool = False  # the promise says "usually the same day" and the message came early enough for it
     done: bool = False  # a step handled the message completely: the steps after it do not run
     step: str = ""  # the step running now
 

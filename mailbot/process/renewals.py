@@ -1,6 +1,7 @@
 """Renewal reminders: one per support period, `renewal_reminder_days` before it ends, to customers whose period
-is active now. A scheduled job of its own; it reads only purchases whose period ends soon (indexed), and queues no
-more than the hourly rate allows, the soonest period end first (an import must not become a blast)."""
+is active now, in their language (the customer's `language`, else that of their latest ticket, else the desk's).
+A scheduled job of its own; it reads only purchases whose period ends soon (indexed), and queues no more than the
+hourly rate allows, the soonest period end first (an import must not become a blast)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailbot.core.entitlement import Purchase, support_periods
+from mailbot.core.entitlement import Purchase, last_day, support_periods
 from mailbot.core.mail import Address
 from mailbot.core.template_contexts import CustomerView, EntitlementView, RenewalReminderContext
 from mailbot.logs import log
@@ -21,7 +23,7 @@ from mailbot.outbox.enqueue import existing
 from mailbot.policy.in_force import Policy
 from mailbot.process.mail_views import desk_view
 from mailbot.store.db import unit_of_work
-from mailbot.store.models import Customer, CustomerAddress, Outbox, PurchaseRecord
+from mailbot.store.models import Customer, CustomerAddress, Outbox, PurchaseRecord, Ticket
 from mailbot.store.writer import Writer
 
 logger = logging.getLogger("mailbot.renewals")
@@ -36,6 +38,7 @@ class DueReminder:
     customer_id: int
     customer_name: str
     zone: str
+    language: str | None  # the customer's own, if known
     plan: str
     product: str
     ends_at: datetime
@@ -66,13 +69,13 @@ class RenewalReminders:
         terms = policy.terms
         found: list[DueReminder] = []
         for plan, days in terms.reminder_days.items():
-            length = timedelta(days=terms.plans[plan].period_days or 0)
-            # A period ending within `days` was paid within [now - length, now - length + days]; explicit
+            shortest, longest = terms.plans[plan].length.bounds()
+            # A period ending within `days` was paid within [now - longest, now - shortest + days]; explicit
             # end dates are checked too. Merged periods are then computed per customer.
             candidates = conn.execute(
                 select(PurchaseRecord.customer_id).distinct().where(
                     PurchaseRecord.plan == plan,
-                    ((PurchaseRecord.paid_at > now - length) & (PurchaseRecord.paid_at <= now - length + timedelta(days=days)))
+                    ((PurchaseRecord.paid_at > now - longest) & (PurchaseRecord.paid_at <= now - shortest + timedelta(days=days)))
                     | ((PurchaseRecord.ends_at > now) & (PurchaseRecord.ends_at <= now + timedelta(days=days))),
                 )
             ).scalars().all()
@@ -109,7 +112,9 @@ class RenewalReminders:
             select(PurchaseRecord.product, PurchaseRecord.kind, PurchaseRecord.plan, PurchaseRecord.paid_at, PurchaseRecord.starts_at, PurchaseRecord.ends_at)
             .where(PurchaseRecord.customer_id == customer_id, PurchaseRecord.plan == plan)
         ).all()
-        periods = support_periods([Purchase(*r) for r in rows], terms.plans[plan])
+        customer = conn.execute(select(Customer.name, Customer.timezone, Customer.language).where(Customer.id == customer_id)).one()
+        zone = customer.timezone or terms.desk_zone.key
+        periods = support_periods([Purchase(*r) for r in rows], terms.plans[plan], ZoneInfo(zone))
         current = next(((start, end, pays) for start, end, pays in periods if start <= now < end), None)
         if current is None or current[1] - now > timedelta(days=days):
             return None
@@ -118,20 +123,25 @@ class RenewalReminders:
         ).scalars())
         if not to:
             return None
-        customer = conn.execute(select(Customer.name, Customer.timezone).where(Customer.id == customer_id)).one()
-        reminder = DueReminder(
-            customer_id, customer.name or "", customer.timezone or terms.desk_zone.key, plan, current[2][-1].product, current[1], to,
-        )
+        reminder = DueReminder(customer_id, customer.name or "", zone, customer.language, plan, current[2][-1].product, current[1], to)
         return None if existing(conn, reminder.key) is not None else reminder
 
     def _queue(self, writer: Writer, policy: Policy, r: DueReminder, now: datetime) -> None:
+        zone = ZoneInfo(r.zone)
         context = RenewalReminderContext(
             desk=desk_view(self.mailer.origin), zone=r.zone, now=now, customer=CustomerView(r.to[0].addr, r.customer_name, r.zone),
-            entitlement=EntitlementView("active", r.plan, r.product, "", r.ends_at, policy.terms.renew_urls.get(r.plan, "")),
+            entitlement=EntitlementView(
+                "active", r.plan, r.product, "", r.ends_at, policy.terms.renew_urls.get(r.plan, ""), last_day(r.ends_at, zone),
+            ),
             days_left=max((r.ends_at - now).days, 0),
         )
-        bot_mail = BotMail(
-            kind=KIND, to=r.to, ticket_id=None, dedupe_key=r.key, reply_to=self.mailer.origin.support_address, batched=True,
-        )
-        self.mailer.render_and_queue(writer, bot_mail, policy.templates, "renewal-reminder", self.language, context, now)
+        bot_mail = BotMail(kind=KIND, to=r.to, ticket_id=None, dedupe_key=r.key, reply_to=self.mailer.origin.support_address, batched=True)
+        language = r.language or self._last_language(writer, r.customer_id) or self.language
+        self.mailer.render_and_queue(writer, bot_mail, policy.templates, "renewal-reminder", language, context, now)
         log(logger, logging.INFO, "renewal.reminded", customer=r.customer_id, plan=r.plan, ends=r.ends_at.isoformat(), to=",".join(a.addr for a in r.to))
+
+    def _last_language(self, writer: Writer, customer_id: int) -> str | None:
+        """The language of the customer's most recent ticket (detected from what they wrote), if any."""
+        return writer.conn.execute(
+            select(Ticket.language).where(Ticket.customer_id == customer_id, Ticket.language.is_not(None)).order_by(Ticket.id.desc()).limit(1)
+        ).scalar()

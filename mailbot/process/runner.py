@@ -125,6 +125,12 @@ def _failed(sessions: sessionmaker[Session], ctx: RunnerContext, claim: Claim, r
         return Outcome.RETRY
 
 
+def _handled_elsewhere(sessions: sessionmaker[Session], claim: Claim) -> bool:
+    with unit_of_work(sessions) as session:
+        status = session.scalar(select(Inbound.status).where(Inbound.id == claim.row_id))
+    return status is not None and status != InboundStatus.RECEIVED
+
+
 class AlreadyHandled(Exception):
     """Another worker finished this row first (its lease ran out while we worked): roll ours back."""
 
@@ -135,7 +141,7 @@ def process_claimed(sessions: sessionmaker[Session], ctx: RunnerContext, claim: 
     if claim.attempts > ctx.desk.max_attempts:
         return _failed(sessions, ctx, claim, "gave up: the process died while handling it", permanent=True)
     try:
-        mail = parse_mail(claim.raw)  # outside the transaction: SQLite's write lock is not held while parsing
+        mail = parse_mail(claim.raw, ctx.desk.parse_options)  # outside the transaction: SQLite's write lock is not held while parsing
     except MalformedMail as exc:
         return _failed(sessions, ctx, claim, str(exc), permanent=True)
     except Exception as exc:
@@ -163,6 +169,10 @@ def process_claimed(sessions: sessionmaker[Session], ctx: RunnerContext, claim: 
     except AlreadyHandled:
         return Outcome.SKIPPED
     except Exception as exc:
+        if _handled_elsewhere(sessions, claim):
+            # Another worker filed it while we worked (its claim ran out, or ours did): their commit stands.
+            log(logger, logging.DEBUG, "inbound.handled_elsewhere", inbound=claim.row_id, error=type(exc).__name__)
+            return Outcome.SKIPPED
         return _failed(sessions, ctx, claim, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}", permanent=False)
     log(
         logger, logging.INFO, "inbound.filed", inbound=claim.row_id, ticket=filed.ticket_id,

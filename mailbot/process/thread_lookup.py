@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, select
 
 from mailbot.core.bounces import returned_message_ids
+from mailbot.core.fingerprint import content_fingerprint
 from mailbot.core.mail import InboundMail
 from mailbot.core.subject import ticket_tags
 from mailbot.core.thread_match import ThreadFacts
 from mailbot.core.tokens import ReplyToken, Signer
-from mailbot.store.models import MessageRef, Participant, Ticket, TicketMessage
+from mailbot.store.models import Attachment, MessageRef, Participant, Ticket, TicketMessage
 
 _RECIPIENT_HEADERS = ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To", "Resent-To")
 _ADDRESSISH = re.compile(r"[^\s<>,;:\"()\[\]]+@[^\s<>,;:\"()\[\]]+")
@@ -74,7 +75,9 @@ def gather(conn: Connection, mail: InboundMail, token: ReplyToken | None, signer
     if mail.sender is not None and tag_tickets:
         participates = frozenset(
             conn.execute(
-                select(Participant.ticket_id).where(Participant.ticket_id.in_(tag_tickets), Participant.address == mail.sender.addr)
+                select(Participant.ticket_id).where(
+                    Participant.ticket_id.in_(tag_tickets), Participant.address == mail.sender.addr, Participant.role != "guest"
+                )
             ).scalars()
         )
     facts = ThreadFacts(
@@ -89,14 +92,35 @@ def gather(conn: Connection, mail: InboundMail, token: ReplyToken | None, signer
     return Lookup(facts=facts, seen_before=mail.message_id in refs)
 
 
-def find_duplicate(conn: Connection, mail: InboundMail) -> tuple[int, int] | None:
-    """(ticket, message row) of the stored copy of this message, if it arrived before from the same sender
-    (through a second mailbox, or a resend of identical content with different headers)."""
+@dataclass(frozen=True)
+class EarlierCopy:
+    """A message stored before under the same Message-ID from the same sender."""
+
+    ticket_id: int
+    row_id: int
+    same_content: bool  # True: this is that message again; False: the Message-ID was reused
+
+
+def _stored_fingerprint(conn: Connection, row_id: int, text: str) -> str:
+    """The fingerprint of a row filed before fingerprints were stored, from its text and attachments."""
+    digests = conn.execute(select(Attachment.sha256).where(Attachment.ticket_message_id == row_id)).scalars().all()
+    return content_fingerprint(text, digests)
+
+
+def find_earlier_copy(conn: Connection, mail: InboundMail, fingerprint: str) -> EarlierCopy | None:
+    """The stored message with this one's Message-ID and sender: the same message (a second mailbox, a resend
+    with other headers) when the content fingerprints match, otherwise a different message reusing the id."""
     if not mail.message_id or mail.sender is None:
         return None
-    row = conn.execute(
-        select(TicketMessage.ticket_id, TicketMessage.id)
+    rows = conn.execute(
+        select(TicketMessage.ticket_id, TicketMessage.id, TicketMessage.content_hash, TicketMessage.text)
         .where(TicketMessage.message_id == mail.message_id, TicketMessage.direction == "in", TicketMessage.sender == mail.sender.addr)
-        .limit(1)
-    ).first()
-    return (row[0], row[1]) if row is not None else None
+        .order_by(TicketMessage.id)
+        .limit(20)
+    ).all()
+    if not rows:
+        return None
+    for ticket_id, row_id, stored, text in rows:
+        if (stored or _stored_fingerprint(conn, row_id, text)) == fingerprint:
+            return EarlierCopy(ticket_id, row_id, same_content=True)
+    return EarlierCopy(rows[0][0], rows[0][1], same_content=False)

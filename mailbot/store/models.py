@@ -170,6 +170,10 @@ class Ticket(Base):
     sla_next_check_at: Mapped[datetime | None] = mapped_column(index=True)
     first_response_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    # A class a rule recognised but could not act on (it would have taken the customer's promise away), and that
+    # rule: an agent confirms (`#scope out`, `#quote`, `#partnership`) or dismisses (`#scope in`) it.
+    suggested_class: Mapped[str | None] = mapped_column(String(100))
+    suggested_rule: Mapped[str | None] = mapped_column(Text)
     # A customer who writes to a ticket closed long ago opens a new one, linked to the old.
     follows: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"))
 
@@ -209,6 +213,10 @@ class TicketMessage(Base):
     html: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    # core/fingerprint.py: equal for two copies of one message, different for a reused Message-ID
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    # how the text was decoded (charsets and why) and what was repaired, as parsing recorded it
+    decoding: Mapped[list[Any] | None] = mapped_column(JSON)
 
     ticket: Mapped[Ticket] = relationship(back_populates="messages")
     attachments: Mapped[list[Attachment]] = relationship(order_by="Attachment.id", cascade="all, delete-orphan")
@@ -341,6 +349,7 @@ class Customer(Base):
     external_id: Mapped[str] = mapped_column(String(200))
     name: Mapped[str] = mapped_column(String(500), default="")
     timezone: Mapped[str | None] = mapped_column(String(64))
+    language: Mapped[str | None] = mapped_column(String(16))  # what mail that is not an answer is written in
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -89,7 +89,8 @@ def test_show_command_explains_the_entitlement(app: App, tmp_path: Path) -> None
     shown = run_mailbot(app.config.path, "--now", "2026-04-10 12:00", "customers", "show", "alice@customer.example")
     assert "customer C1 Alice GmbH (matched by address alice@customer.example)" in shown.stdout
     assert "now: active, plan standard" in shown.stdout
-    assert "support period 2026-03-01 to 2026-04-20" in shown.stdout  # two merged periods, in Berlin days
+    # two merged periods of 30 days, in Berlin days: the last day is 19 April (support ends as 20 April begins)
+    assert "support period 2026-03-01 to 2026-04-19 (the last day" in shown.stdout
     later = run_mailbot(app.config.path, "--now", "2026-05-01 12:00", "customers", "show", "alice@customer.example")
     assert "now: expired" in later.stdout
 

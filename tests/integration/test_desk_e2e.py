@@ -97,7 +97,7 @@ def test_deadline_warnings_and_breach_each_once(dovecot: Dovecot, imap_user: Ima
     ack = next(m for m in first if m.rcpt_tos == ["alice@customer.example"])
     assert "You will have our answer by Wednesday 11 March, 17:00 CET." in ack.text
     renewal = next(m for m in first if m.rcpt_tos == ["old@customer.example"])
-    assert "Your support period for Shop ended on 31 January 2026" in renewal.text and "answer by" not in renewal.text
+    assert "The last day of your support period for Shop was 30 January 2026" in renewal.text and "answer by" not in renewal.text
     assert sorted(m.rcpt_tos[0] for m in first) == sorted([AGENT, AGENT, "alice@customer.example", "old@customer.example"])
 
     seen = len(smtp.handler.received)

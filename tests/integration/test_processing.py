@@ -114,7 +114,8 @@ def test_reply_with_only_references_to_a_stored_message(sessions: sessionmaker[S
     assert len(tickets(sessions)) == 1
     with unit_of_work(sessions) as s:
         roles = dict(s.execute(select(Participant.address, Participant.role).where(Participant.ticket_id == ticket.id)).all())
-    assert roles == {"alice@customer.example": "customer", "carol@colleague.example": "cc"}
+    # Filed on the ticket (Carol may be a colleague), but with no seat until an agent admits her.
+    assert roles == {"alice@customer.example": "customer", "carol@colleague.example": "guest"}
 
 
 def test_subject_tag_from_participant_joins(sessions: sessionmaker[Session], clock: FixedClock) -> None:

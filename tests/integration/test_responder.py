@@ -158,22 +158,56 @@ def bounce_for(ack: Outbox, with_token: bool) -> bytes:
     return raw.replace(b"{{TO}}", to.encode()).replace(b"{{RETURNED_ID}}", ack.message_id.encode())
 
 
-@pytest.mark.parametrize("with_token", [True, False])
-def test_bounce_stops_automatic_mail_to_the_address(app: App, with_token: bool) -> None:
+def test_bounce_stops_automatic_mail_to_the_address(app: App) -> None:
     run(app, customer_mail("gone@customer.example", "question"))
     [ack] = outbox(app)
     with unit_of_work(app.sessions) as s:
         s.get_one(Outbox, ack.id).status = "sent"
-    run(app, bounce_for(ack, with_token))
+    run(app, bounce_for(ack, with_token=True))
     with unit_of_work(app.sessions) as s:
         [sup] = s.scalars(select(Suppression)).all()
         assert sup.address == "gone@customer.example" and "5.1.1" in sup.reason
         assert s.get_one(Outbox, ack.id).status == "bounced"
-        # The bounce joined the ticket it was about (through the signed bounce address or the returned id).
+        # The bounce joined the ticket it was about, through the signed bounce address.
         assert s.scalars(select(TicketMessage.ticket_id).where(TicketMessage.direction == "in")).all() == [1, 1]
     run(app, customer_mail("gone@customer.example", "another question"))
     assert len(outbox(app, "ack")) == 1
     assert "gets no automatic mail" in events(app, "reply.skipped")[-1].detail["reason"]
+
+
+def test_a_report_without_the_signed_bounce_address_suppresses_nothing(app: App) -> None:
+    # It quotes the acknowledgement's real Message-ID, which anyone who got the acknowledgement knows.
+    run(app, customer_mail("gone@customer.example", "question"))
+    [ack] = outbox(app)
+    with unit_of_work(app.sessions) as s:
+        s.get_one(Outbox, ack.id).status = "sent"
+    run(app, bounce_for(ack, with_token=False))
+    with unit_of_work(app.sessions) as s:
+        assert s.scalars(select(Suppression)).all() == []
+        assert s.get_one(Outbox, ack.id).status == "sent"
+    assert "not sent to a signed bounce address" in events(app, "bounce.ignored")[-1].detail["reason"]
+
+
+def test_a_report_at_the_right_bounce_address_naming_someone_else_suppresses_nothing(app: App) -> None:
+    run(app, customer_mail("alice@customer.example", "question"))
+    [ack] = outbox(app)
+    with unit_of_work(app.sessions) as s:
+        s.get_one(Outbox, ack.id).status = "sent"
+    # Alice saw her acknowledgement's bounce address (its Return-Path) and names the CEO as failed.
+    raw = bounce_for(ack, with_token=True).replace(b"gone@customer.example", b"ceo@customer.example")
+    run(app, raw)
+    with unit_of_work(app.sessions) as s:
+        assert s.scalars(select(Suppression)).all() == []
+        assert s.get_one(Outbox, ack.id).status == "sent"
+    assert "not sent to ceo@customer.example" in events(app, "bounce.ignored")[-1].detail["reason"]
+
+
+def test_a_report_for_mail_not_yet_sent_suppresses_nothing(app: App) -> None:
+    run(app, customer_mail("gone@customer.example", "question"))
+    [ack] = outbox(app)  # still queued: nothing was sent that could have bounced
+    run(app, bounce_for(ack, with_token=True))
+    with unit_of_work(app.sessions) as s:
+        assert s.scalars(select(Suppression)).all() == []
 
 
 def test_forged_bounce_for_a_stranger_suppresses_nothing(app: App) -> None:
@@ -181,6 +215,17 @@ def test_forged_bounce_for_a_stranger_suppresses_nothing(app: App) -> None:
     run(app, raw.replace(b"{{RETURNED_ID}}", b"unknown@elsewhere.example"))
     with unit_of_work(app.sessions) as s:
         assert s.scalars(select(Suppression)).all() == []
+
+
+def test_the_bounce_address_takes_delivery_reports_only(app: App) -> None:
+    run(app, customer_mail("alice@customer.example", "question"))
+    [ack] = outbox(app)
+    # Someone who learned the acknowledgement's envelope sender writes to it: a new ticket of their own.
+    run(app, customer_mail("eve@attacker.example", "hello", extra=f"Delivered-To: {ack.mail_from}\r\n").replace(b"To: support@example.com", f"To: {ack.mail_from}".encode()))
+    with unit_of_work(app.sessions) as s:
+        [eve] = s.scalars(select(TicketMessage).where(TicketMessage.sender == "eve@attacker.example")).all()
+        assert eve.ticket_id == 2 and s.get_one(Ticket, 2).customer == "eve@attacker.example"
+    assert "not a delivery report" in events(app, "message.received")[-1].detail["proof"]
 
 
 def write_rules(tmp_path: Path, text: str) -> Path:

@@ -155,7 +155,7 @@ def test_waiting_on_the_customer_pauses_the_clock(app: App, clock: FixedClock) -
 @pytest.mark.parametrize(
     "sender, state, template_text, queue",
     [
-        ("old@customer.example", "expired", "Your support period for Shop ended on 31 January 2026", "support"),
+        ("old@customer.example", "expired", "The last day of your support period for Shop was 30 January 2026", "support"),
         ("ceo@lapsed.example", "guarantee-lapsed", "the guaranteed response time applies for one year", "support"),
         ("someone@prospect.example", "unknown", "has gone to our sales team", "presales"),
     ],

@@ -139,9 +139,9 @@ class OAuthHandler(RecordingHandler):
 
 
 class SmtpServer:
-    def __init__(self, handler: RecordingHandler | None = None, **kwargs: Any) -> None:
+    def __init__(self, handler: RecordingHandler | None = None, port: int | None = None, **kwargs: Any) -> None:
         self.handler = handler or RecordingHandler()
-        self.port = free_port()
+        self.port = port or free_port()
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **kwargs)
 
     def start(self) -> "SmtpServer":

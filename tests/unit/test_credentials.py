@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mailbot.core.credentials import REDACTED, find, redact
+from mailbot.core.credentials import REDACTED, find, find_in_mail, hide, redact, text_of
 
 
 @pytest.mark.parametrize(
@@ -47,3 +47,11 @@ def test_redact_removes_only_the_secret() -> None:
     assert count == 2 and "Xy7!pq2" not in new
     assert new == f"login: web\npassword: {REDACTED}\nAnd again {REDACTED} in the text. Site: shop.example"
     assert find(new) is None  # a redacted message is not found again
+
+
+def test_secrets_are_found_in_the_subject_and_text_attachments_and_hidden_in_mail() -> None:
+    found = find_in_mail("FTP password: Sub-7Kq2x", "Hello", ((b"mysql://u:Db-44zzQx@db/shop\n", "text/plain"), (b"\x89PNG", "image/png")))
+    assert found is not None and set(found.secrets) == {"Sub-7Kq2x", "Db-44zzQx"}
+    assert hide("FTP password: Sub-7Kq2x", found.secrets) == "FTP password: [password hidden]"
+    assert hide("nothing to hide", ()) == "nothing to hide"
+    assert text_of(b"\x89PNG", "image/png") is None

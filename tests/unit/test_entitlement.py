@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
 
 from mailbot.core.entitlement import (
     ACTIVE,
@@ -12,7 +15,10 @@ from mailbot.core.entitlement import (
     PlanTerms,
     Promise,
     Purchase,
+    Period,
     decide_entitlement,
+    last_day,
+    parse_period,
     support_periods,
 )
 
@@ -36,7 +42,7 @@ def test_inside_the_period_is_active_with_the_promise() -> None:
     e = decide_entitlement([period(day(2026, 3, 1))], PLANS, day(2026, 3, 15))
     assert e.state == ACTIVE and e.plan == "standard" and e.promise == PROMISE
     assert e.valid_until == day(2026, 3, 31)
-    assert "2026-03-01 to 2026-03-31" in e.reason
+    assert "2026-03-01 to 2026-03-30 (the last day" in e.reason and "30 days each" in e.reason
 
 
 def test_expiry_at_the_exact_instant() -> None:
@@ -44,7 +50,7 @@ def test_expiry_at_the_exact_instant() -> None:
     assert decide_entitlement(purchases, PLANS, day(2026, 3, 31) - timedelta(microseconds=1)).state == ACTIVE
     at_end = decide_entitlement(purchases, PLANS, day(2026, 3, 31))
     assert at_end.state == EXPIRED and at_end.promise is None
-    assert "ended 2026-03-31" in at_end.reason
+    assert "its last day was 2026-03-30" in at_end.reason
 
 
 def test_an_early_extension_adds_no_gap_and_counts_no_day_twice() -> None:
@@ -94,3 +100,51 @@ def test_unknown_senders_and_unknown_plans() -> None:
     assert decide_entitlement([], PLANS, day(2026, 1, 1)).state == UNKNOWN
     odd = decide_entitlement([period(day(2026, 1, 1), plan="gold")], PLANS, day(2026, 1, 2))
     assert odd.state == UNKNOWN and "gold" in odd.reason
+
+
+# --- calendar months and the last day of support --------------------------------------------------------
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+@pytest.mark.parametrize(
+    "text, period",
+    [("1 month", Period(months=1)), ("3 months", Period(months=3)), ("30 days", Period(days=30)), ("1 year", Period(months=12)), ("2 weeks", Period(days=14))],
+)
+def test_periods_are_read_as_written(text: str, period: Period) -> None:
+    assert parse_period(text) == period
+
+
+@pytest.mark.parametrize("text", ["a month", "0 months", "1 fortnight", "1 month 2 days", ""])
+def test_a_period_that_cannot_be_read_is_an_error_naming_it(text: str) -> None:
+    with pytest.raises(ValueError, match="is not a period such as '1 month'"):
+        parse_period(text)
+
+
+@pytest.mark.parametrize(
+    "paid, last",
+    [
+        (date(2026, 3, 1), date(2026, 3, 31)),  # "a month" is the calendar month from the payment date
+        (date(2026, 1, 31), date(2026, 2, 28)),  # a month too short for the day: to its end
+        (date(2028, 1, 31), date(2028, 2, 29)),  # a leap year
+        (date(2026, 1, 28), date(2026, 2, 27)),
+        (date(2026, 3, 15), date(2026, 4, 14)),
+        (date(2026, 10, 1), date(2026, 10, 31)),  # across the end of summer time: still whole days
+    ],
+)
+def test_one_calendar_month_of_support_ends_on_the_last_day_in_the_desks_zone(paid: date, last: date) -> None:
+    plans = {"basic": PlanTerms("basic", "support_period", period=Period(months=1), promise=PROMISE)}
+    paid_at = datetime.combine(paid, datetime.min.time(), tzinfo=BERLIN)
+    [(start, end, _)] = support_periods([period(paid_at, "basic")], plans["basic"], BERLIN)
+    assert last_day(end, BERLIN) == last and end.astimezone(BERLIN).time() == datetime.min.time()
+    inside = decide_entitlement([period(paid_at, "basic")], plans, end - timedelta(seconds=1), BERLIN)
+    assert inside.state == ACTIVE and f"to {last} (the last day" in inside.reason and "1 month each" in inside.reason
+    after = decide_entitlement([period(paid_at, "basic")], plans, end, BERLIN)
+    assert after.state == EXPIRED and f"its last day was {last}" in after.reason
+
+
+def test_a_year_of_support_and_an_extension_in_months() -> None:
+    plans = {"premium": PlanTerms("premium", "support_period", period=Period(months=12), promise=PROMISE)}
+    paid = [period(datetime(2026, 2, 28, tzinfo=BERLIN), "premium"), period(datetime(2026, 12, 1, tzinfo=BERLIN), "premium")]
+    [(_, end, _)] = support_periods(paid, plans["premium"], BERLIN)
+    assert last_day(end, BERLIN) == date(2027, 11, 30)

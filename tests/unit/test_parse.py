@@ -115,10 +115,19 @@ def test_quoted_display_name_with_address_is_fine() -> None:
     assert mail.sender is not None and mail.sender.addr == "mallory@attacker.example"
 
 
+def test_unquoted_comma_in_the_name_is_repaired_not_refused() -> None:
+    raw = b"From: Doe, John <john@customer.example>\nSender: other@customer.example\nSubject: x\n\nhi\n"
+    mail = parse_mail(raw)
+    assert mail.sender is not None and mail.sender.addr == "john@customer.example" and mail.sender.name == "Doe, John"
+    assert mail.sender_origin == "repaired"
+    assert mail.sender_problem and "repaired" in mail.sender_problem
+
+
 def test_unparseable_from_falls_back_to_sender_header() -> None:
-    raw = b"From: Doe, John <john@customer.example>\nSender: john@customer.example\nSubject: x\n\nhi\n"
+    raw = b"From: a@customer.example, b@customer.example\nSender: john@customer.example\nSubject: x\n\nhi\n"
     mail = parse_mail(raw)
     assert mail.sender is not None and mail.sender.addr == "john@customer.example"
+    assert mail.sender_origin == "sender"
     assert mail.sender_problem and "Sender" in mail.sender_problem
 
 

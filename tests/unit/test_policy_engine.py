@@ -178,6 +178,7 @@ def test_hits_and_misses_are_explained(tmp_path: Path) -> None:
         "class": None,
         "classified_by": None,
         "decide": False,
+        "suggested": None,
     }
 
 
@@ -523,3 +524,46 @@ def test_decide_false_is_the_same_as_leaving_it_out(tmp_path: Path) -> None:
     ruleset = rules(tmp_path, '[[rule]]\nname = "r"\nthen = { classify = "out-of-scope" }\ndecide = false\n')
     d = ruleset.evaluate(facts(entitlement="unknown"))
     assert (d.classify, d.decide, ruleset.rules[0].decide) == ("out-of-scope", False, frozenset())
+
+
+# --- a guess never takes away a promise -------------------------------------------------------------------
+
+def test_without_decide_a_rule_that_takes_a_promise_away_only_suggests(tmp_path: Path) -> None:
+    """An entitled customer whose plan promises a response time: the partnership rule (no_deadline, decide only
+    for unknown senders) does nothing but suggest; the rules go on and the customer gets the ordinary answer."""
+    d = decide(tmp_path, CLASSIFYING, mail=mail_saying("We made no partnership improvement, error 500."), entitlement="active", promised=True)
+    assert d.suggestion is not None and (d.suggestion.cls, d.suggestion.rule) == ("partnership-or-suggestion", "partnership")
+    assert (d.classify, d.queue, d.no_deadline, d.template) == (None, None, False, "ack")
+    assert [(h.rule, h.suggested) for h in d.hits] == [("partnership", True), ("everyone else", False)]
+    explained = d.explain()
+    assert explained["suggested"] == {"class": "partnership-or-suggestion", "rule": "partnership", "file": "rules.toml"}
+    assert explained["matched"][0]["suggested_only"] is True
+
+
+def test_a_rule_decides_for_the_states_it_names_and_where_nothing_is_promised(tmp_path: Path) -> None:
+    ruleset = rules(tmp_path, CLASSIFYING)
+    offer = mail_saying("We would like to discuss a partnership.")
+    unknown = ruleset.evaluate(facts(mail=offer, entitlement="unknown", promised=True))  # decide = ["unknown"]
+    expired = ruleset.evaluate(facts(mail=offer, entitlement="expired", promised=False))  # nothing to take away
+    for d in (unknown, expired):
+        assert (d.suggestion, d.classify, d.queue, d.no_deadline) == (None, "partnership-or-suggestion", "partnership", True)
+
+
+def test_decide_true_acts_even_on_a_promise(tmp_path: Path) -> None:
+    d = decide(tmp_path, CLASSIFYING, mail=mail_saying("How do I use flexbox?"), entitlement="active", promised=True)
+    assert (d.suggestion, d.classify, d.no_deadline, d.template) == (None, "out-of-scope", True, None)
+
+
+def test_the_first_suggestion_is_kept_and_a_later_deciding_rule_still_acts(tmp_path: Path) -> None:
+    d = decide(tmp_path, CLASSIFYING, mail=mail_saying("A partnership, and how do I use flexbox?"), entitlement="active", promised=True)
+    assert d.suggestion is not None and d.suggestion.rule == "partnership"
+    assert (d.classify, d.no_deadline) == ("out-of-scope", True)
+
+
+def test_a_rules_outcome_is_what_confirming_its_class_applies(tmp_path: Path) -> None:
+    ruleset = rules(tmp_path, CLASSIFYING)
+    rule = ruleset.classifying("partnership-or-suggestion")
+    assert rule is not None and rule is ruleset.by_name("partnership") and rule.takes_promise
+    outcome = rule.outcome()
+    assert (outcome.classify, outcome.queue, outcome.no_deadline) == ("partnership-or-suggestion", "partnership", True)
+    assert ruleset.classifying("customization-quote") is None and not ruleset.rules[0].takes_promise

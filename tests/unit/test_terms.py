@@ -62,8 +62,11 @@ special = { "2026-12-31" = "09:00-12:00", "2026-11-07" = "10:00-14:00" }
         ("calendars", '[calendars.x]\ntimezone = "UTC"\nhours = { mon = ["09:00-13:00", "12:00-17:00"] }\n', "calendars.x.hours", "overlap"),
         ("calendars", '[calendars.x]\ntimezone = "UTC"\nhours = { mon = "09:00-17:00" }\nholidays = { country = "ZZ" }\n', "calendars.x", "holidays: Country ZZ not available"),
         ("calendars", '[calendars.x]\ntimezone = "UTC"\nhours = { mon = "09:00-17:00" }\nspecial = { "tomorrow" = "09:00-12:00" }\n', "calendars.x.special", "keys are dates"),
-        ("plans", '[plans.p]\nkind = "support_period"\n', "plans.p", "needs period_days"),
+        ("plans", '[plans.p]\nkind = "support_period"\n', "plans.p", "needs period"),
         ("plans", '[plans.p]\nkind = "license"\nresponse = { hours = 24 }\n', "plans.p", "needs guarantee_days"),
+        ("plans", '[plans.p]\nkind = "support_period"\nperiod = "a month"\n', "plans.p", "'a month' is not a period such as '1 month'"),
+        ("plans", '[plans.p]\nkind = "support_period"\nperiod = "1 month"\nperiod_days = 30\n', "plans.p", "one of them"),
+        ("plans", '[plans.p]\nkind = "license"\nguarantee_days = 365\nresponse = { hours = 9, same_day_before = "3pm" }\n', "plans.p.response.same_day_before", "'3pm' is not a time of day"),
         ("plans", '[plans.p]\nkind = "subscription"\n', "plans.p.kind", "'support_period' or 'license'"),
         ("plans", '[plans.p]\nkind = "license"\nguarantee_days = 365\nresponse = { hours = 24, calendar = "nope" }\n', "plans.p.response.calendar", "unknown calendar 'nope'"),
         ("plans", '[plans.p]\nkind = "license"\nguarantee_days = 365\nresponse = { hours = 0 }\n', "plans.p.response.hours", "greater than 0"),
@@ -79,3 +82,35 @@ def test_bad_terms_name_file_key_and_reason(tmp_path: Path, name: str, text: str
     assert f"{tmp_path / (name + '.toml')}" in message
     assert key in message or key == "escalation"
     assert reason in message
+
+
+def test_saturdays_made_working_days_by_decree_open_with_weekday_hours(tmp_path: Path) -> None:
+    """The `holidays` package knows the days a government moves: Russia worked Saturday 1 November 2025 and
+    Saturday 20 February 2027; the days off moved to weekdays are holidays. No `special` entries needed."""
+    text = '[calendars.moscow]\ntimezone = "Europe/Moscow"\nhours = { mon = "09:00-18:00", tue = "09:00-18:00", wed = "09:00-18:00", thu = "09:00-18:00", fri = "09:00-18:00" }\nholidays = { country = "RU" }\n'
+    moscow = load_terms(folder(tmp_path, calendars=text), "UTC").calendars["moscow"]
+    hours, note = moscow.hours_on(date(2027, 2, 20))
+    assert hours == ((540, 1080),) and note == "working day: moved by decree (holidays: RU)"
+    assert moscow.hours_on(date(2025, 11, 1))[0] == ((540, 1080),)
+    assert moscow.hours_on(date(2027, 2, 22))[1].startswith("public holiday: Day off (substituted from 02/20/2027)")
+    assert moscow.hours_on(date(2027, 2, 27)) == ((), "")  # an ordinary Saturday stays closed
+    off = load_terms(folder(tmp_path, calendars=text.replace('country = "RU" }', 'country = "RU", moved_working_days = false }')), "UTC")
+    assert off.calendars["moscow"].hours_on(date(2027, 2, 20)) == ((), "")
+
+
+def test_usually_the_same_day_is_read_from_the_promise() -> None:
+    terms = load_terms(ROOT / "rules" / "license-age", "Europe/Moscow")
+    promise = terms.plans["commercial"].promise
+    assert promise is not None and promise.same_day_before == 15 * 60
+    moscow = terms.calendars["moscow"]
+    msk = moscow.zone
+    assert moscow.same_day(datetime(2026, 11, 10, 14, 59, tzinfo=msk), 900)
+    assert not moscow.same_day(datetime(2026, 11, 10, 15, 0, tzinfo=msk), 900)
+    assert not moscow.same_day(datetime(2026, 11, 4, 10, 0, tzinfo=msk), 900)  # Unity Day
+    assert moscow.same_day(datetime(2027, 2, 20, 10, 0, tzinfo=msk), 900)  # a Saturday worked by decree
+
+
+def test_the_support_period_preset_counts_calendar_months_and_promises_presales_an_answer() -> None:
+    terms = load_terms(ROOT / "rules" / "support-period", "Europe/Berlin")
+    assert [terms.plans[p].length.describe() for p in ("basic", "pro", "premium")] == ["1 month", "3 months", "1 year"]
+    assert terms.unknown_promise is not None and terms.unknown_promise.calendar == "presales"

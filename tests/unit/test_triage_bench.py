@@ -18,6 +18,8 @@ def test_both_presets_reach_the_precision_target_on_the_labelled_corpus(capsys: 
     for name in ("customization-quote", "site-management", "out-of-scope", "partnership-or-suggestion", "file-changes", "local-server"):
         assert f"{name} " in out and "*" in out.split(f"\n{name} ")[1].splitlines()[0], f"{name} is not held to the target"
     assert "below" not in out + err
+    # A guess never takes away a promise: every entitled sender's class is a suggestion, never a lost deadline.
+    assert out.count("promises taken away from entitled senders by a rule: 0") == 2
 
 
 def test_precision_below_the_target_fails_and_names_the_class(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

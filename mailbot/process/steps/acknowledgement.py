@@ -33,6 +33,8 @@ class Acknowledge:
             return "automatic mail is never answered: " + "; ".join(ctx.automatic)
         if target is None:
             return f"no usable address to answer: {ctx.mail.sender_problem or 'no sender'}"
+        if ctx.filed.guest:
+            return f"{ctx.filed.mail.sender.addr if ctx.filed.mail.sender else 'the sender'} has no seat on ticket {ctx.ticket.id}: sent nothing until an agent admits them"
         if self.desk.is_own_address(target.addr):
             return f"{target.addr} is our own address"
         blocked = suppression_of(ctx.writer.conn, target.addr)
@@ -58,8 +60,9 @@ class Acknowledge:
         zone = display_zone(ticket, terms)
         context = ReplyContext(
             desk=desk_view(self.mailer.origin), zone=zone, now=ctx.now, ticket=ticket_view(ticket),
-            customer=customer_view(mail.sender, zone), message=message_view(mail), entitlement=entitlement_view(ticket, terms),
+            customer=customer_view(mail.sender, zone), message=message_view(mail, secrets=ctx.secrets), entitlement=entitlement_view(ticket, terms),
             deadline=ctx.deadline, reply_address=self.mailer.ticket_address(ticket.id), new_ticket=ctx.filed.new_ticket,
+            same_day=ctx.same_day,
         )
         new = ctx.filed.new_ticket
         bot_mail = BotMail(

@@ -1,18 +1,25 @@
-"""A delivery failure stops further automatic mail to the failed address and marks the mail that bounced."""
+"""A delivery failure stops further automatic mail to the failed address and marks the mail that bounced.
+
+Only a report that proves itself counts: it came to the signed bounce address of one outbox row, that row was
+sent, and the address the report names as failed is one that row was sent to. A report quoting a Message-ID, or
+naming some other address, suppresses nothing: anyone can write a delivery report.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 
-from mailbot.core.bounces import failures, returned_message_ids
+from mailbot.core.bounces import failures
 from mailbot.core.ticket_states import OutboxStatus
 from mailbot.logs import log
 from mailbot.process.desk import Desk
 from mailbot.process.message_context import MessageContext
 from mailbot.process.thread_lookup import find_token
-from mailbot.store.models import Outbox, Participant, Suppression
+from mailbot.store.models import Outbox, Suppression
 
 logger = logging.getLogger("mailbot.bounces")
 
@@ -31,33 +38,35 @@ class RecordBounce:
         if not failed:
             return
         conn = writer.conn
-        candidates: list[str] = []
         token = find_token(mail, self.desk.signer, self.desk.support_address, kinds=("b",))
-        if token is not None:
-            bounced_id = self.desk.signer.bounced_message_id(token, self.desk.message_id_domain)
-            candidates += [bounced_id] if bounced_id else []
-        candidates += returned_message_ids(mail)
-        bounced = None
-        if candidates:
-            bounced = conn.execute(
-                select(Outbox.id, Outbox.ticket_id, Outbox.recipients, Outbox.status)
-                .where(Outbox.message_id.in_(candidates)).order_by(Outbox.id).limit(1)
-            ).first()
-        known = set(bounced.recipients) if bounced is not None else set()
-        addresses = [f.address for f in failed]
-        participants = set(conn.execute(select(Participant.address).where(Participant.address.in_(addresses))).scalars())
-        already = set(conn.execute(select(Suppression.address).where(Suppression.address.in_(addresses))).scalars())
-        for failure in failed:
-            # Only an address we actually wrote to, or one that is on a ticket, can be silenced by a bounce.
-            if failure.address not in known and failure.address not in participants:
-                continue
+        bounced_id = self.desk.signer.bounced_message_id(token, self.desk.message_id_domain) if token is not None else None
+        rows: Sequence[Row[Any]] = ()
+        if bounced_id:
+            # Recipients refused for a while get their own row with the same Message-ID: look at them all.
+            rows = conn.execute(
+                select(Outbox.id, Outbox.ticket_id, Outbox.recipients, Outbox.status).where(Outbox.message_id == bounced_id).order_by(Outbox.id)
+            ).all()
+        sent = [r for r in rows if r.status in (OutboxStatus.SENT, OutboxStatus.BOUNCED)]
+        if not sent:
+            why = "not sent to a signed bounce address" if bounced_id is None else f"no sent message matches its bounce address ({bounced_id})"
+            ctx.event("bounce.ignored", reason=f"delivery report {why}: suppresses nothing", named=[f.address for f in failed][:20])
+            return
+        sent_to = {addr for r in sent for addr in (r.recipients or [])}
+        proven = [f for f in failed if f.address in sent_to]
+        stray = [f.address for f in failed if f.address not in sent_to]
+        if stray:
+            ctx.event("bounce.ignored", reason=f"the bounced message was not sent to {', '.join(stray[:20])}: suppresses nothing")
+        ticket_id = sent[0].ticket_id or ctx.ticket.id
+        already = set(conn.execute(select(Suppression.address).where(Suppression.address.in_([f.address for f in proven]))).scalars())
+        for failure in proven:
             if failure.address in already:
                 continue
             reason = f"delivery failed permanently ({failure.status or 'no status'})"
             writer.add(Suppression, address=failure.address, reason=reason, at=ctx.now, inbound_id=ctx.inbound_id)
-            target = bounced.ticket_id if bounced is not None and bounced.ticket_id else ctx.ticket.id
-            ctx.event("address.suppressed", on_ticket=target, address=failure.address, reason=reason)
+            ctx.event("address.suppressed", on_ticket=ticket_id, address=failure.address, reason=reason)
             log(logger, logging.WARNING, "address.suppressed", address=failure.address, reason=reason)
-        if bounced is not None and bounced.status == OutboxStatus.SENT:
-            detail = "; ".join(f"{f.address}: {f.status}" for f in failed)
-            conn.execute(update(Outbox).where(Outbox.id == bounced.id).values(status=OutboxStatus.BOUNCED, last_error=detail))
+        for row in sent:
+            hit = [f for f in proven if f.address in (row.recipients or [])]
+            if hit and row.status == OutboxStatus.SENT:
+                detail = "; ".join(f"{f.address}: {f.status}" for f in hit)
+                conn.execute(update(Outbox).where(Outbox.id == row.id).values(status=OutboxStatus.BOUNCED, last_error=detail))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from mailbot.core.entitlement import decide_entitlement
 from mailbot.customers.lookup import find_customer
 from mailbot.process.message_context import MessageContext
@@ -11,8 +13,10 @@ class CheckEntitlement:
     name = "entitlement"
 
     def __call__(self, ctx: MessageContext) -> None:
-        if ctx.automatic:
-            return  # automatic mail changes nothing about what the customer is entitled to
+        if ctx.automatic or ctx.filed.guest:
+            # Neither automatic mail nor someone without a seat changes what the ticket's customer is entitled to,
+            # and with no entitlement decided no response clock starts for them.
+            return
         mail, ticket, terms = ctx.mail, ctx.ticket, ctx.policy.terms
         found = find_customer(ctx.writer.conn, mail.sender.addr) if mail.sender else None
         if found is None:
@@ -20,7 +24,10 @@ class CheckEntitlement:
             why = "sender not found among customers" if mail.sender else "no usable sender address"
             snapshot = {"reason": f"{why}: presales / unknown", "matched": None}
         else:
-            ent = decide_entitlement(found.purchases, terms.plans, ctx.now, terms.desk_zone)
+            # Days are the customer's own when their time zone is known (a purchase dated 1 March in New York
+            # gives support to the end of 31 March there), else the desk's.
+            zone = ZoneInfo(found.timezone) if found.timezone else terms.desk_zone
+            ent = decide_entitlement(found.purchases, terms.plans, ctx.now, zone)
             snapshot = {"reason": ent.reason, "matched": found.matched, "customer": found.external_id, "timezone": found.timezone}
         snapshot.update(
             product=ent.product,

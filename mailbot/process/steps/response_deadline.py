@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from mailbot.core.entitlement import ACTIVE, UNKNOWN
 from mailbot.process import response_clock
 from mailbot.process.message_context import MessageContext
 
@@ -19,10 +18,12 @@ class StartResponseClock:
             ctx.event("sla.none", reason=f"rule {rule!r}: no response time promised")
             return
         ticket, terms = ctx.ticket, ctx.policy.terms
-        promise = ent.promise if ent.state == ACTIVE else terms.unknown_promise if ent.state == UNKNOWN else None
+        promise = terms.promise_of(ent)
         before = (ticket.sla_clock, ticket.sla_due_at)
         clock = response_clock.on_customer_message(ticket, ctx.filed.received_at or ctx.now, promise, terms, ctx.filed.new_ticket)
         ctx.deadline = clock.deadline if clock is not None else None
+        if clock is not None and promise is not None and promise.same_day_before is not None:
+            ctx.same_day = clock.calendar.same_day(ctx.filed.received_at or ctx.now, promise.same_day_before)
         if clock is not None and (ticket.sla_clock, ticket.sla_due_at) != before:
             ctx.event(
                 "sla.started", clock=clock.kind, promise=promise.describe() if promise else None,

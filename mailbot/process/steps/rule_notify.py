@@ -26,7 +26,7 @@ class NotifyRuleRecipients:
         zone = display_zone(ticket, terms)
         context = NotifyContext(
             desk=desk_view(self.mailer.origin), zone=zone, now=ctx.now, ticket=ticket_view(ticket),
-            customer=customer_view(mail.sender, zone), message=message_view(mail), entitlement=entitlement_view(ticket, terms),
+            customer=customer_view(mail.sender, zone), message=message_view(mail, secrets=ctx.secrets), entitlement=entitlement_view(ticket, terms),
             deadline=ctx.deadline, new_ticket=ctx.filed.new_ticket,
         )
         for address in decision.notify:
