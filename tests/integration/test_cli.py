@@ -62,7 +62,7 @@ def test_tickets_and_quarantine_commands(tmp_path: Path, db_url: str) -> None:
 
     listed = run_mailbot(cfg, "quarantine", "list")
     assert listed.stdout.splitlines()[0].split()[:2] == ["id", "source/folder"]
-    assert "cannot parse message" in listed.stdout
+    assert "nesting too deep" in listed.stdout
     [quarantined] = json.loads(run_mailbot(cfg, "quarantine", "list", "--json").stdout)
     assert "nesting too deep" in quarantined["last_error"] and quarantined["next_attempt_at"] is None
     qid = str(quarantined["id"])

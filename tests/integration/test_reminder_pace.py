@@ -34,7 +34,7 @@ def test_an_import_is_paced_not_blasted(tmp_path: Path, db_url: str) -> None:
         "rules": {"dir": str(ROOT / "rules" / "support-period")},
         "replies": {"reminders_per_hour": 2},
     })
-    at = "2026-03-28 12:00"  # every period ends between 31 March and 4 April: all five are due
+    at = "2026-03-29 12:00"  # every period ends within the next 7 days: all five are due
     imported = run_mailbot(cfg, "--now", at, "customers", "import", str(csv))
     assert imported.returncode == 0, imported.stderr
     assert "renewal reminders due now: 5 (+5 by this change); 2 per hour" in imported.stdout
@@ -49,10 +49,10 @@ def test_an_import_is_paced_not_blasted(tmp_path: Path, db_url: str) -> None:
 
     assert run_mailbot(cfg, "--now", at, "run", "--once").returncode == 0
     assert reminded(db_url) == [["c1@shop.example"], ["c2@shop.example"]]
-    assert run_mailbot(cfg, "--now", "2026-03-28 12:30", "run", "--once").returncode == 0
+    assert run_mailbot(cfg, "--now", "2026-03-29 12:30", "run", "--once").returncode == 0
     assert len(reminded(db_url)) == 2  # the hour's two are used
-    assert run_mailbot(cfg, "--now", "2026-03-28 13:01", "run", "--once").returncode == 0
+    assert run_mailbot(cfg, "--now", "2026-03-29 13:01", "run", "--once").returncode == 0
     assert len(reminded(db_url)) == 4
-    assert len(json.loads(run_mailbot(cfg, "reminders", "list", "--at", "2026-03-28 13:01", "--json").stdout)) == 1
-    again = run_mailbot(cfg, "--now", "2026-03-28 13:02", "customers", "import", str(csv))
+    assert len(json.loads(run_mailbot(cfg, "reminders", "list", "--at", "2026-03-29 13:01", "--json").stdout)) == 1
+    again = run_mailbot(cfg, "--now", "2026-03-29 13:02", "customers", "import", str(csv))
     assert "renewal reminders due now: 1 (+0 by this change)" in again.stdout
