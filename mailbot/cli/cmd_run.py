@@ -17,6 +17,7 @@ EXIT_ALREADY_RUNNING = 2
 
 
 def cmd_run(config: Config, args: argparse.Namespace) -> int:
+    config.check_state_dir()  # before the lock file beside a SQLite database in it is made
     lock = DaemonLock(config.database_url)
     try:
         lock.acquire()
