@@ -7,18 +7,19 @@ import os
 import socket
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from mailbot import telemetry
 from mailbot.config import Config
 from mailbot.customers.importer import ImportReport, import_rows, read_sql
 from mailbot.errors import ConfigError
 from mailbot.intake.imap import ImapSource
-from mailbot.intake.mail_source import MailSource, PollResult
+from mailbot.intake.mail_source import MailSource, PollResult, SourceHealth
 from mailbot.intake.maildir import MaildirSource
 from mailbot.logs import log
 from mailbot.outbox.bot_mail import BotMailer
@@ -44,7 +45,7 @@ from mailbot.process.steps.response_deadline import StartResponseClock
 from mailbot.process.steps.rule_notify import NotifyRuleRecipients
 from mailbot.process.steps.rules_decision import DecideByRules
 from mailbot.process.sweep import Sweeper
-from mailbot.store import desk_secrets, migrate, source_leases
+from mailbot.store import desk_secrets, liveness, migrate, source_leases
 from mailbot.store.desk_secrets import SecretSet
 from mailbot.store.db import make_engine, release_old_pages, session_factory, unit_of_work
 from mailbot.time_source import Clock, SystemClock
@@ -232,12 +233,33 @@ class App:
                 continue  # another worker reads it
             result = src.poll(should_stop, history_only)
             results.append(result)
+            telemetry.FETCHED.labels(src.name).inc(result.fetched)
+            telemetry.STORED.labels(src.name).inc(result.stored)
+            if not result.ok and not result.backing_off:
+                telemetry.POLL_FAILURES.labels(src.name).inc()
             health = src.health()
+            self.record_health(health)
             if health.failing:
                 self.unreadable[src.name] = health.last_error or "unreadable"
             else:
                 self.unreadable.pop(src.name, None)
         return results
+
+    def record_health(self, health: SourceHealth) -> None:
+        """Keep the source's last success and last error in the database, where `status` on any host reads them."""
+        with unit_of_work(self.sessions) as session:
+            liveness.record_source(
+                session, health.name, health.kind, health.last_success, health.last_error, health.last_error_at,
+                self.worker_name, self.clock.now(),
+            )
+
+    def heartbeat(self, started_at: datetime) -> None:
+        with unit_of_work(self.sessions) as session:
+            liveness.beat(session, self.worker_name, started_at, self.clock.now())
+
+    def stop_heartbeat(self) -> None:
+        with unit_of_work(self.sessions) as session:
+            liveness.stop_beating(session, self.worker_name)
 
     def process(self, should_stop: Callable[[], bool] = lambda: False, limit: int | None = None, history_only: bool = False) -> RunStats:
         return process_pending(
@@ -252,9 +274,14 @@ class App:
         """Fire the warnings and breach notices that are due; returns how many."""
         return self.sweeper.run(self.clock.now(), should_stop)
 
+    @cached_property
+    def reminders(self) -> RenewalReminders:
+        replies = self.config.settings.replies
+        return RenewalReminders(self.sessions, lambda: self.policy, self.mailer, replies.default_language, replies.reminders_per_hour)
+
     def remind_renewals(self) -> int:
-        """Queue the renewal reminders that are due; returns how many."""
-        return RenewalReminders(self.sessions, lambda: self.policy, self.mailer, self.config.settings.replies.default_language).run(self.clock.now())
+        """Queue the renewal reminders that are due, within the hourly rate; returns how many."""
+        return self.reminders.run(self.clock.now())
 
     def redact_credentials(self) -> int:
         """Remove the passwords whose redaction time has come; returns from how many messages."""

@@ -452,6 +452,7 @@ class Rules(Strict):
 class Replies(Strict):
     default_language: Annotated[str, Field(pattern=r"^[a-z]{2}$")] = "en"
     max_auto_replies_per_day: Annotated[int, Field(ge=0)] = 10
+    reminders_per_hour: Annotated[int, Field(ge=0)] = 100  # renewal reminders queued per hour at most; 0: no limit
 
 
 class Tickets(Strict):
@@ -520,6 +521,44 @@ class Logging(Strict):
     format: Literal["logfmt", "json"] = "logfmt"
 
 
+class StatusChecks(Strict):
+    """When `mailbot status` (and its exit code) turns warning or critical; ages in seconds."""
+
+    heartbeat_warning_seconds: Annotated[float, Field(gt=0)] = 120.0
+    heartbeat_critical_seconds: Annotated[float, Field(gt=0)] = 600.0
+    poll_warning_seconds: Annotated[float, Field(gt=0)] = 600.0
+    poll_critical_seconds: Annotated[float, Field(gt=0)] = 3600.0
+    backlog_warning: Annotated[int, Field(ge=1)] = 50
+    backlog_critical: Annotated[int, Field(ge=1)] = 500
+    backlog_age_warning_seconds: Annotated[float, Field(gt=0)] = 600.0
+    backlog_age_critical_seconds: Annotated[float, Field(gt=0)] = 3600.0
+    outbox_warning: Annotated[int, Field(ge=1)] = 50
+    outbox_critical: Annotated[int, Field(ge=1)] = 500
+    outbox_age_warning_seconds: Annotated[float, Field(gt=0)] = 1800.0
+    outbox_age_critical_seconds: Annotated[float, Field(gt=0)] = 14400.0
+    quarantined_warning: Annotated[int, Field(ge=1)] = 1
+    failed_warning: Annotated[int, Field(ge=1)] = 1
+    at_risk_warning: Annotated[int, Field(ge=1)] = 1
+    breached_critical: Annotated[int, Field(ge=1)] = 1
+    risk_window_seconds: Annotated[float, Field(gt=0)] = 3600.0
+    heartbeat_seconds: Annotated[float, Field(gt=0)] = 15.0  # how often a daemon writes its heartbeat row
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "StatusChecks":
+        pairs = ("heartbeat", "poll", "backlog_age", "outbox_age")
+        wrong = [p for p in pairs if getattr(self, f"{p}_warning_seconds") > getattr(self, f"{p}_critical_seconds")]
+        wrong += [p for p in ("backlog", "outbox") if getattr(self, f"{p}_warning") > getattr(self, f"{p}_critical")]
+        if wrong:
+            raise ValueError(f"warning must not be above critical for: {', '.join(wrong)}")
+        return self
+
+
+class Metrics(Strict):
+    """The Prometheus endpoint the daemon serves; off unless `listen` is set ("127.0.0.1:9464")."""
+
+    listen: Annotated[str, Field(pattern=r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):[0-9]{1,5}$")] | None = None
+
+
 class Workers(Strict):
     # This worker's name in leases, logs and `status`. Default: "<host>:<pid>".
     name: Annotated[str, Field(max_length=200)] = ""
@@ -536,6 +575,8 @@ class Settings(Strict):
     intake: Intake = Intake()
     schedule: Schedule = Schedule()
     logging: Logging = Logging()
+    status: StatusChecks = StatusChecks()
+    metrics: Metrics = Metrics()
     smtp: SmtpConfig = SmtpConfig()
     rules: Rules = Rules()
     replies: Replies = Replies()

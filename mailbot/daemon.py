@@ -24,7 +24,7 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from mailbot import systemd
+from mailbot import systemd, telemetry
 from mailbot.app import App
 from mailbot.core.job_health import JobHealth
 from mailbot.core.url_passwords import hide_passwords
@@ -51,6 +51,7 @@ class Daemon:
         self.database = OutageWatch(app.engine, every.retry_max_seconds, self._wake_all)
         self._stalled_logged: set[str] = set()
         self.last_poll: datetime | None = None
+        self.started_at = app.clock.now()
         self._watchers: dict[str, PushWatcher] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -80,6 +81,8 @@ class Daemon:
 
     async def process(self) -> int:
         stats = await asyncio.to_thread(self.app.process, self.checker("process"))
+        for outcome, n in (("filed", stats.done), ("duplicate", stats.duplicates), ("retried", stats.retried), ("quarantined", stats.quarantined)):
+            telemetry.PROCESSED.labels(outcome).inc(n)
         if stats.handled:
             log(logger, logging.INFO, "process.done", filed=stats.done, duplicates=stats.duplicates, retry=stats.retried, quarantined=stats.quarantined)
             self.wake("outbox")
@@ -87,18 +90,22 @@ class Daemon:
 
     async def outbox(self) -> int:
         stats = await self.app.sender.flush(self.checker("outbox"))
+        for outcome, n in (("sent", stats.sent), ("retried", stats.retry), ("failed", stats.failed)):
+            telemetry.MAIL.labels(outcome).inc(n)
         if stats.sent or stats.failed or stats.retry:
             log(logger, logging.INFO, "outbox.done", sent=stats.sent, retry=stats.retry, failed=stats.failed)
         return stats.sent
 
     async def sweep(self) -> int:
         fired = await asyncio.to_thread(self.app.sweep, self.checker("sweep"))
+        telemetry.ESCALATIONS.inc(fired)
         if fired:
             self.wake("outbox")
         return fired
 
     async def reminders(self) -> int:
         queued = await asyncio.to_thread(self.app.remind_renewals)
+        telemetry.REMINDERS.inc(queued)
         if queued:
             self.wake("outbox")
         return queued
@@ -108,6 +115,9 @@ class Daemon:
 
     async def sync(self) -> None:
         await asyncio.to_thread(self.app.sync_customers)
+
+    async def heartbeat(self) -> None:
+        await asyncio.to_thread(self.app.heartbeat, self.started_at)
 
     async def leases(self) -> None:
         """Renew the sources' leases; push watching (IDLE) runs exactly on the sources this worker holds."""
@@ -174,12 +184,14 @@ class Daemon:
             task = asyncio.current_task()
             assert task is not None
             self._running.add(task)
+            started = time.monotonic()
             try:
                 if await self.database.answers():
                     await self._turn(name, job)
                 else:
                     self.health.waited(name, time.monotonic())
             finally:
+                telemetry.JOB_SECONDS.labels(name).observe(time.monotonic() - started)
                 self._running.discard(task)
 
         return run
@@ -249,6 +261,7 @@ class Daemon:
             ("sweep", self.sweep, every.sweep_seconds),
             ("reminders", self.reminders, every.reminders_seconds),
             ("redaction", self.redaction, every.redaction_seconds),
+            ("heartbeat", self.heartbeat, self.app.config.settings.status.heartbeat_seconds),
         ):
             self.health.add(job_id, seconds)
             sched.add_job(
@@ -266,6 +279,11 @@ class Daemon:
         if interval:
             sched.add_job(self.watchdog, "interval", seconds=interval, id="watchdog", name="watchdog", next_run_time=now,
                           max_instances=1, coalesce=True)
+        metrics = self.app.config.settings.metrics.listen
+        if metrics:
+            from mailbot.metrics_server import serve_metrics
+
+            serve_metrics(self.app, metrics)
         # The analysis worker warms up (imports, language models) before the first message needs it.
         warm_up = loop.run_in_executor(None, self._warm_up)
         sched.start()
@@ -292,4 +310,8 @@ class Daemon:
         await self.app.sender.transport.close()
         await asyncio.wait([warm_up], timeout=1)
         await asyncio.to_thread(self.app.analyzer.close)  # kills the worker if it is still busy
+        try:
+            await asyncio.to_thread(self.app.stop_heartbeat)
+        except Exception:  # the database may be the reason for stopping; the row then simply goes stale
+            log(logger, logging.WARNING, "heartbeat.not_removed", exc_info=True)
         log(logger, logging.INFO, "daemon.stopped")

@@ -53,3 +53,7 @@ class FilesError(ConfigError):
         Exception.__init__(self, "\n".join(f"{path}: {reason}" for path, reason in listed))
         self.path = listed[0][0] if listed else ""
         self.problems = listed
+
+
+class SchemaNotReady(Exception):
+    """A read-only command found no database, or a schema older than this version's: it changes nothing."""

@@ -12,7 +12,9 @@ from sqlalchemy.orm import Session
 
 from mailbot.app import App
 from mailbot.config import Config
+from mailbot.errors import SchemaNotReady
 from mailbot.process.filing import TicketState, load_ticket
+from mailbot.store import migrate
 from mailbot.store.db import unit_of_work
 
 
@@ -30,9 +32,36 @@ def opened_app(config: Config, args: argparse.Namespace, migrate: bool = True) -
         app.close()
 
 
-def on_ticket(config: Config, args: argparse.Namespace, command: Callable[[App, Session, TicketState], int]) -> int:
+@contextmanager
+def opened_reader(config: Config, args: argparse.Namespace) -> Iterator[App]:
+    """The App for a command that only reads: it creates no file, folder or table, and says what to run when the
+    schema is missing or behind."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(config.database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        from pathlib import Path
+
+        if not Path(url.database).exists():
+            raise SchemaNotReady(f"no database at {url.database}; run `mailbot db upgrade` (or start `mailbot run`)")
+    app = App(config, args.clock)
+    try:
+        current, head = migrate.current_revision(app.engine), migrate.head_revision(app.engine)
+        if current != head:
+            raise SchemaNotReady(
+                f"the database schema is at revision {current or 'none'}, this mailbot needs {head}; run `mailbot db upgrade`"
+            )
+        yield app
+    finally:
+        app.close()
+
+
+def on_ticket(
+    config: Config, args: argparse.Namespace, command: Callable[[App, Session, TicketState], int], read_only: bool = False,
+) -> int:
     """Run `command` on ticket `args.number` in one transaction; 1 when there is no such ticket."""
-    with opened_app(config, args) as app, unit_of_work(app.sessions) as session:
+    opened = opened_reader(config, args) if read_only else opened_app(config, args)
+    with opened as app, unit_of_work(app.sessions) as session:
         try:
             ticket = load_ticket(session.connection(), args.number)
         except NoResultFound:

@@ -22,5 +22,7 @@ def cmd_db(config: Config, args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     p = sub.add_parser("db", help=command_help("db"))
-    p.add_argument("action", choices=["upgrade", "status"])
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser("upgrade", help="create the schema or bring it up to date")
+    actions.add_parser("status", help="the schema's revision and the latest; exit 1 when it is behind")
     p.set_defaults(handler=cmd_db)

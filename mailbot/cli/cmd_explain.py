@@ -20,7 +20,7 @@ from mailbot.store.models import Escalation, Event
 
 
 def cmd_explain(config: Config, args: argparse.Namespace) -> int:
-    return on_ticket(config, args, _explain)
+    return on_ticket(config, args, _explain, read_only=True)
 
 
 def _explain(app: App, session: Session, ticket: TicketState) -> int:

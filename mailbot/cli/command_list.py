@@ -15,10 +15,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tickets": ("cmd_tickets", "list tickets or show one"),
     "quarantine": ("cmd_quarantine", "messages that could not be processed"),
     "customers": ("cmd_customers", "import purchases from CSV, sync from the billing database, show a sender's entitlement"),
+    "reminders": ("cmd_reminders", "list the renewal reminders due at a moment (dry run), and how the hourly rate spreads them"),
     "escalations": ("cmd_escalations", "list the warnings and breach notices that would fire at a moment (dry run)"),
     "explain": ("cmd_explain", "how ticket N's deadline was computed: entitlement, plan, calendar, hours day by day"),
     "secret": ("cmd_secret", "the desk's reply-token secrets (fingerprints only); rotate to a new one with a grace period"),
-    "status": ("cmd_status", "the desk's queues and automatic-mail throttle; with N STATUS, set ticket N's status (pending pauses its clock)"),
+    "status": ("cmd_status", "the desk's health with a monitoring exit code; or `status N STATE`: set ticket N's status"),
+    "queues": ("cmd_queues", "inbound and outgoing mail not yet done, with age, attempts, next attempt and last error (like mailq)"),
 }
 
 

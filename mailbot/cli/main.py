@@ -58,9 +58,20 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     for name, (module, help_text) in COMMANDS.items():
         if command is None or name == command:
             importlib.import_module(f"mailbot.cli.{module}").register(sub)
+            also_after(sub.choices[name])
         else:
             sub.add_parser(name, help=help_text)
     return parser
+
+
+def also_after(parser: argparse.ArgumentParser) -> None:
+    """--config and --now are accepted after the command's name (and its action's) too; given there, they win."""
+    parser.add_argument("-c", "--config", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    parser.add_argument("--now", metavar="TIME", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                also_after(child)
 
 
 def make_clock(now: str | None, zone: str) -> Clock:
@@ -100,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args) or 0)
     from mailbot import logs
     from mailbot.config import load
-    from mailbot.errors import ConfigError
+    from mailbot.errors import ConfigError, SchemaNotReady
 
     try:
         config: Config = load(config_path(args))
@@ -121,6 +132,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except ConfigError as exc:
         print(f"mailbot: configuration error\n{exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except SchemaNotReady as exc:
+        print(f"mailbot: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except DBAPIError as exc:
         print(f"mailbot: database {database_shown(config)}: {first_line(exc.orig or exc)}", file=sys.stderr)

@@ -62,6 +62,7 @@ class OutboxStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"  # refused permanently, expired, or could not be written; `outbox retry` sends it again
     BOUNCED = "bounced"  # accepted, then a delivery report said it failed
+    CANCELLED = "cancelled"  # withdrawn by a person (`outbox cancel`); never sent
 
 
 def parse_ticket_status(text: str) -> TicketStatus:

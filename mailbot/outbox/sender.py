@@ -22,7 +22,7 @@ import aiosmtplib
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailbot import failpoints
+from mailbot import failpoints, telemetry
 from mailbot.config import SmtpConfig
 from mailbot.core.backoff import backoff
 from mailbot.logs import log
@@ -257,6 +257,7 @@ class OutboxSender:
                     row.last_error = "; ".join(f"{a}: {c} {m}" for a, (c, m) in refused.items())
                     self._requeue_refused(s, row, refused, now)
                 add_event(s, row.ticket_id, "mail.sent", now, outbox=row.id, kind=row.kind, to=row.recipients, refused=row.last_error)
+                telemetry.SENT_LATENCY.observe(max((now - row.created_at).total_seconds(), 0.0))
             elif outcome == "failed" or now >= row.expires_at:
                 row.status, row.last_error = "failed", error
                 add_event(s, row.ticket_id, "mail.failed", now, outbox=row.id, kind=row.kind, to=row.recipients, error=error)

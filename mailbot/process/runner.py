@@ -12,7 +12,7 @@ from enum import Enum
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailbot import failpoints
+from mailbot import failpoints, telemetry
 from mailbot.core.backoff import backoff
 from mailbot.core.ticket_states import InboundStatus
 from mailbot.logs import log
@@ -194,6 +194,8 @@ def process_claimed(
         logger, logging.INFO, "inbound.filed", inbound=claim.row_id, ticket=filed.ticket_id,
         new=filed.new_ticket, duplicate=filed.duplicate, thread=filed.thread.how if filed.thread else "duplicate",
     )
+    if outcome is Outcome.FILED:
+        telemetry.FILED_LATENCY.observe(max((now - claim.received_at).total_seconds(), 0.0))
     return outcome
 
 

@@ -312,7 +312,7 @@ class Outbox(Base):
     subject: Mapped[str] = mapped_column(Text, default="")
     raw: Mapped[bytes] = mapped_column(LargeBinary)
     automatic: Mapped[bool] = mapped_column(default=False)
-    # held → queued (released by a person) → sent | failed | bounced
+    # held → queued (released by a person) → sent | failed | bounced; held or queued → cancelled by a person
     status: Mapped[str] = mapped_column(String(20), default=OutboxStatus.QUEUED.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
@@ -403,3 +403,30 @@ class Escalation(Base):
     deadline: Mapped[datetime]
     fired_at: Mapped[datetime]
     recipients: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class WorkerHeartbeat(Base):
+    """One running daemon, wherever it runs: it writes `beat_at` on a timer, so `status` sees it from any host."""
+
+    __tablename__ = "worker_heartbeat"
+
+    worker: Mapped[str] = mapped_column(String(200), primary_key=True)  # host:pid
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    version: Mapped[str] = mapped_column(String(50))
+    started_at: Mapped[datetime]
+    beat_at: Mapped[datetime]
+
+
+class SourceHealthRow(Base):
+    """A mail source's last successful poll and last error, as the worker that polled it last saw them."""
+
+    __tablename__ = "source_health"
+
+    source: Mapped[str] = mapped_column(String(100), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    last_success_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None]
+    worker: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime]

@@ -190,7 +190,7 @@ def test_preview_and_explain_change_nothing(app: App, clock: FixedClock) -> None
     from tests.support.cli import run_mailbot
 
     listed = run_mailbot(app.config.path, "escalations", "--at", "2026-03-11 12:00")
-    assert "2 escalation(s) would fire" in listed.stdout and "#1      warning-75" in listed.stdout
+    assert "2 escalation(s) would fire" in listed.stdout and "     1  warning-75" in listed.stdout
     explained = run_mailbot(app.config.path, "--now", "2026-03-10T10:00:00+01:00", "explain", "1")
     out = explained.stdout
     assert "Entitlement: active, plan standard, customer C1" in out
