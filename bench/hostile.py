@@ -40,7 +40,7 @@ from tests.conftest import ACK_ALL, write_config  # noqa: E402
 from tests.support.daemon import DaemonProcess  # noqa: E402
 from tests.support.hostile_messages import BACKTRACKING_RULE, KINDS, ordinary  # noqa: E402
 from tests.support.maildir import deliver_to_maildir  # noqa: E402
-from tests.support.smtp import Received, SmtpServer  # noqa: E402
+from tests.support.smtp import Arrivals, SmtpServer  # noqa: E402
 
 
 def rules_dir(base: Path) -> Path:
@@ -122,23 +122,6 @@ def filing_figures(kinds: list[str]) -> list[dict[str, Any]]:
     return out
 
 
-class Arrivals:
-    def __init__(self) -> None:
-        self.at: dict[str, float] = {}
-
-    def __call__(self, item: Received) -> None:
-        for rcpt in item.rcpt_tos:
-            self.at.setdefault(rcpt.lower(), time.monotonic())
-
-    def wait(self, address: str, timeout: float = 300.0) -> float:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if address in self.at:
-                return self.at[address]
-            time.sleep(0.01)
-        raise SystemExit(f"no acknowledgement reached {address} within {timeout} s")
-
-
 def delay_figures(kinds: list[str], rounds: int) -> tuple[float, dict[str, list[float]]]:
     base = Path(tempfile.mkdtemp(prefix="hostile-delay-"))
     seen = Arrivals()
@@ -153,7 +136,7 @@ def delay_figures(kinds: list[str], rounds: int) -> tuple[float, dict[str, list[
         n += 1
         sent = time.monotonic()
         deliver_to_maildir(maildir, raw, f"{n:04d}-ordinary")
-        return seen.wait(customer) - sent
+        return seen.wait(customer, timeout=300) - sent
 
     try:
         daemon.wait_for_log("event=analysis.worker_ready", timeout=120)

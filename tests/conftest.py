@@ -20,6 +20,7 @@ from mailbot.store.db import make_engine, session_factory
 from mailbot.store.models import Base
 from mailbot.time_source import FixedClock
 from tests.support.dovecot import Dovecot, ImapUser
+from tests.support.smtp import SmtpServer
 from tests.support.token_endpoint import TokenEndpoint
 
 DATA = Path(__file__).parent / "data"
@@ -134,6 +135,16 @@ def make_config(tmp_path: Path, db_url: str):
         return parse(path.read_text(), path)
 
     return build
+
+
+# --- SMTP ---------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    """A recording SMTP server (aiosmtpd) on a free loopback port."""
+    server = SmtpServer().start()
+    yield server
+    server.stop()
 
 
 # --- Dovecot ------------------------------------------------------------------------------------------

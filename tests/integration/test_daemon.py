@@ -29,12 +29,6 @@ pytestmark = [pytest.mark.dovecot, pytest.mark.slow]
 FAST = {"poll_seconds": 0.3, "process_seconds": 0.3, "outbox_seconds": 0.3, "sweep_seconds": 1}
 
 
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer().start()
-    yield server
-    server.stop()
-
 
 def daemon_config(tmp_path: Path, db_url: str, dovecot: Dovecot, user: ImapUser, smtp: SmtpServer, **sections: Any) -> Path:
     body: dict[str, Any] = {

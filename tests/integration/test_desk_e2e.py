@@ -24,12 +24,6 @@ AGENT = "bob@vendor.example"
 AUTH = "Authentication-Results: mx.test; dkim=pass header.d=vendor.example header.s=s1"
 
 
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer().start()
-    yield server
-    server.stop()
-
 
 def config(tmp_path: Path, db_url: str, dovecot: Dovecot, user: ImapUser, smtp: SmtpServer) -> Path:
     csv = tmp_path / "customers.csv"

@@ -22,7 +22,7 @@ from tests.support.cli import run_mailbot
 from tests.support.daemon import DaemonProcess
 from tests.support.hostile_messages import BACKTRACKING_RULE, KINDS, ordinary
 from tests.support.maildir import deliver_to_maildir
-from tests.support.smtp import Received, SmtpServer
+from tests.support.smtp import Arrivals, SmtpServer
 
 pytestmark = [pytest.mark.slow]
 
@@ -30,26 +30,6 @@ FAST = {"poll_seconds": 0.2, "process_seconds": 0.2, "outbox_seconds": 0.2, "swe
 SLACK_SECONDS = 5.0
 
 
-class Arrivals:
-    """When the SMTP server got mail for each recipient (monotonic seconds)."""
-
-    def __init__(self) -> None:
-        self.at: dict[str, float] = {}
-
-    def __call__(self, item: Received) -> None:
-        for rcpt in item.rcpt_tos:
-            self.at.setdefault(rcpt.lower(), time.monotonic())
-
-    def wait(self, address: str, timeout: float = 60.0) -> float:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if address in self.at:
-                return self.at[address]
-            time.sleep(0.02)
-        raise AssertionError(f"no mail reached {address} within {timeout} s")
-
-
-@pytest.fixture
 def arrivals() -> Iterator[tuple[SmtpServer, Arrivals]]:
     seen = Arrivals()
     server = SmtpServer().start()

@@ -22,12 +22,6 @@ pytestmark = [pytest.mark.slow]
 FAST = {"poll_seconds": 0.3, "process_seconds": 0.3, "outbox_seconds": 0.3, "sweep_seconds": 1}
 
 
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer().start()
-    yield server
-    server.stop()
-
 
 def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """Every sample on /metrics, keyed by name and labels."""

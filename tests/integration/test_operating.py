@@ -22,12 +22,6 @@ from tests.support.maildir import deliver_to_maildir
 from tests.support.smtp import SmtpServer
 
 
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer().start()
-    yield server
-    server.stop()
-
 
 @pytest.fixture
 def desk(make_config, tmp_path: Path, smtp: SmtpServer, clock: FixedClock) -> Iterator[App]:

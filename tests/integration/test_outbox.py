@@ -22,12 +22,6 @@ from mailbot.time_source import FixedClock
 from tests.support.smtp import SmtpServer
 
 
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer().start()
-    yield server
-    server.stop()
-
 
 @pytest.fixture
 def app(make_config, smtp: SmtpServer, clock: FixedClock) -> Iterator[App]:

@@ -20,12 +20,6 @@ ALICE = "alice@customer.example"
 EVE = "eve@attacker.example"
 
 
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer().start()
-    yield server
-    server.stop()
-
 
 def answering(sender: str, message_id: str, body: str) -> bytes:
     return customer(sender, "Re: [#1] Cart broken", body).replace(

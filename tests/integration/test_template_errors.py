@@ -27,12 +27,6 @@ WRONG_KIND = "{% block subject %}{{ message.subject }}{% endblock %}\n{% block b
 SYNTAX = "{% block subject %}Hi{% endblock %}\n{% block body %}\nDear {{ customer.name\n{% endblock %}\n"
 
 
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer().start()
-    yield server
-    server.stop()
-
 
 def rules_with(tmp_path: Path, name: str, text: str) -> Path:
     rules = tmp_path / "rules"

@@ -166,3 +166,23 @@ class SmtpServer:
         }
         section.update(extra)
         return section
+
+
+class Arrivals:
+    """When the SMTP server got mail for each recipient (monotonic seconds); pass it as a RecordingHandler's
+    on_received callback."""
+
+    def __init__(self) -> None:
+        self.at: dict[str, float] = {}
+
+    def __call__(self, item: Received) -> None:
+        for rcpt in item.rcpt_tos:
+            self.at.setdefault(rcpt.lower(), time.monotonic())
+
+    def wait(self, address: str, timeout: float = 60.0) -> float:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if address in self.at:
+                return self.at[address]
+            time.sleep(0.01)
+        raise AssertionError(f"no mail reached {address} within {timeout} s")
