@@ -317,7 +317,7 @@ def write_daemon_config(workdir: Path, dovecot: Any, user: Any, smtp: Any, poll_
         # mailbot's default IMAP timeout (60 s), not the tests' 10 s
         "imap": [imap_section(dovecot, user, after_fetch="move", timeout_seconds=60, idle=idle)],
         "rules": {"dir": str(ACK_ALL)},
-        "smtp": smtp.section(timeout_seconds=30),
+        "smtp": smtp.section(timeout_seconds=30, max_automatic_per_hour=0),
         "replies": {"max_auto_replies_per_day": 1_000_000},
     }
     if poll_seconds is not None:

@@ -69,7 +69,7 @@ def one_run(workers: int, messages: int) -> tuple[float, float]:
                     "mailbot": {"state_dir": f"{tmp}/w{w}", "database_url": url, "support_address": "support@example.com"},
                     "workers": {"name": f"w{w}"}, "intake": {"history": False}, "schedule": SCHEDULE, "rules": {"dir": str(ACK_ALL)},
                     "replies": {"max_auto_replies_per_day": 100000},
-                    "smtp": smtp.section(), "imap": [imap_section(dovecot, user, after_fetch="move", batch_size=100)],
+                    "smtp": smtp.section(max_automatic_per_hour=0), "imap": [imap_section(dovecot, user, after_fetch="move", batch_size=100)],
                 })
                 procs.append(DaemonProcess(cfg, Path(tmp) / f"w{w}.log").start())
             wait_until(lambda: len(smtp.handler.received) >= messages, timeout=3600, what="every acknowledgement")

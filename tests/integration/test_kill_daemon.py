@@ -46,7 +46,7 @@ def config(tmp_path: Path, db_url: str, dovecot: Dovecot, user: ImapUser, smtp: 
             # A message whose processing was killed is retried at once; a send cut off is retried after its lease.
             # Small batches: many commits between two kills, so kills land between them at many different points.
             "processing": {"retry_base_seconds": 0, "max_attempts": 50, "batch_size": 10},
-            "smtp": smtp.section(timeout_seconds=1, retry_base_seconds=1),
+            "smtp": smtp.section(timeout_seconds=1, retry_base_seconds=1, max_automatic_per_hour=0),  # 500 acks in minutes
             "imap": [imap_section(dovecot, user, after_fetch="move", batch_size=10)],
             # The mailbox is filled before the daemon first sees it; here that mail is new mail, not history.
             "intake": {"history": False},

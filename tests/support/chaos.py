@@ -148,7 +148,7 @@ def run_chaos(
         seen_before[name] = log.read_text(errors="replace").count("event=daemon.started") if log.exists() else 0
         procs[name] = DaemonProcess(cfg, log).start()
 
-    smtp_section = smtp.section(timeout_seconds=2, retry_base_seconds=1, retry_max_seconds=5)
+    smtp_section = smtp.section(timeout_seconds=2, retry_base_seconds=1, retry_max_seconds=5, max_automatic_per_hour=0)
     replies_wanted = 0
     began = time.monotonic()
     try:
