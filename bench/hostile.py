@@ -129,6 +129,7 @@ def delay_figures(kinds: list[str], rounds: int) -> tuple[float, dict[str, list[
     server.handler.on_message = seen
     maildir = base / "Maildir"
     daemon = DaemonProcess(config(base, server.section(), maildir, isolate=True), base / "daemon.log").start()
+    daemon.wait_for_log("event=intake.first_seen", timeout=300)  # mail delivered before would be history
     n = 0
 
     def acknowledged(raw: bytes, customer: str) -> float:

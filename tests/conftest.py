@@ -131,6 +131,10 @@ def make_config(tmp_path: Path, db_url: str):
         }
         desk.update(sections.pop("mailbot", {}))
         sections.setdefault("rules", {"dir": str(ACK_ALL)})
+        # In-process analysis: these tests drive the App directly, and a worker process per App would make each
+        # of them start a process. The worker itself is tested by test_analysis_worker.py, test_hostile_mail.py and
+        # every test of the real daemon (their configs keep the default, isolate = true).
+        sections["processing"] = {"isolate": False, **sections.get("processing", {})}
         path = write_config(tmp_path / "mailbot.toml", {"mailbot": desk, **sections})
         return parse(path.read_text(), path)
 

@@ -3,6 +3,8 @@ metrics the daemon serves."""
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import re
 import shutil
@@ -13,6 +15,8 @@ from pathlib import Path
 from mailbot import telemetry
 from mailbot.core.desk_health import DeskFacts, QueueFact, SourceFact, WorkerFact
 from mailbot.metrics_server import gauges
+
+pytestmark = pytest.mark.slow  # starts processes (the CLI, a daemon, a worker or a server)
 
 CONTRIB = Path(__file__).resolve().parents[2] / "contrib"
 RULES = CONTRIB / "prometheus" / "mailbot.rules.yml"

@@ -23,6 +23,8 @@ from mailbot.time_source import FixedClock
 from tests.support.flow import customer_mail, deliver, make_context
 from tests.support.hostile_messages import ordinary
 
+pytestmark = pytest.mark.slow  # starts processes (the CLI, a daemon, a worker or a server)
+
 
 @pytest.fixture
 def worker() -> Iterator[WorkerProcessAnalyzer]:

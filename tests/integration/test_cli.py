@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 from pathlib import Path
 
@@ -9,6 +11,8 @@ from tests.conftest import data, write_config
 from tests.support.cli import ROOT, run_mailbot
 from tests.support.flow import customer_mail
 from tests.support.maildir import deliver_to_maildir
+
+pytestmark = pytest.mark.slow  # starts processes (the CLI, a daemon, a worker or a server)
 
 
 def test_check_config_ok_and_example(tmp_path: Path) -> None:

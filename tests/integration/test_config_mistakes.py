@@ -11,6 +11,8 @@ import pytest
 
 from tests.support.cli import ROOT, run_mailbot
 
+pytestmark = pytest.mark.slow  # starts processes (the CLI, a daemon, a worker or a server)
+
 
 def init(tmp_path: Path) -> Path:
     done = run_mailbot(None, "init", str(tmp_path / "etc"), "--state-dir", str(tmp_path / "state"))

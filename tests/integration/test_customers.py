@@ -16,6 +16,8 @@ from mailbot.store.models import Customer, CustomerAddress, PurchaseRecord
 from mailbot.time_source import FixedClock
 from tests.support.cli import run_mailbot
 
+pytestmark = pytest.mark.slow  # starts processes (the CLI, a daemon, a worker or a server)
+
 DEFAULT_RULES = Path(__file__).resolve().parents[2] / "rules" / "default"
 
 CSV = """customer,name,email,domain,timezone,product,kind,plan,paid,starts,ends

@@ -25,7 +25,7 @@ from tests.support.flow import customer_mail
 from tests.support.mailbox_history import Thread, in_arrival_order, make_history
 from tests.support.maildir import deliver_to_maildir
 
-pytestmark = pytest.mark.dovecot
+pytestmark = [pytest.mark.dovecot, pytest.mark.slow]  # starts processes
 
 THREADS = 80  # about 320 messages
 # Every new ticket is acknowledged and every sender promised an answer in 48 hours: a mistake would show.

@@ -30,6 +30,7 @@ FAST = {"poll_seconds": 0.2, "process_seconds": 0.2, "outbox_seconds": 0.2, "swe
 SLACK_SECONDS = 5.0
 
 
+@pytest.fixture
 def arrivals() -> Iterator[tuple[SmtpServer, Arrivals]]:
     seen = Arrivals()
     server = SmtpServer().start()
@@ -84,6 +85,7 @@ def test_an_ordinary_message_is_answered_in_time_beside_each_hostile_one(arrival
     daemon = DaemonProcess(cfg, tmp_path / "daemon.log").start()
     try:
         daemon.wait_for_log("event=analysis.worker_ready", timeout=120)
+        daemon.wait_for_log("event=intake.first_seen", timeout=120)  # mail already there would be history
         baseline = max(
             acknowledged_after(maildir, seen, ordinary(f"base-{i}", f"base{i}@customer.test"), f"base-{i}", f"base{i}@customer.test")
             for i in range(2)
@@ -139,6 +141,7 @@ def test_sigterm_while_the_worker_is_busy_exits_promptly_and_gives_the_message_b
     daemon = DaemonProcess(cfg, tmp_path / "daemon.log").start()
     try:
         daemon.wait_for_log("event=analysis.worker_ready", timeout=120)
+        daemon.wait_for_log("event=intake.first_seen", timeout=120)  # mail already there would be history
         deliver_to_maildir(maildir, big_logs("busy"), "busy")
         deadline = time.monotonic() + 60
         while count(db_url, Inbound, Inbound.attempts == 1) == 0 and time.monotonic() < deadline:

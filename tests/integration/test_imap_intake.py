@@ -21,7 +21,7 @@ from tests.conftest import data, imap_section
 from tests.support.dovecot import Dovecot, ImapUser
 from tests.support.flow import customer_mail
 
-pytestmark = pytest.mark.dovecot
+pytestmark = [pytest.mark.dovecot, pytest.mark.slow]  # starts processes
 
 
 @pytest.fixture

@@ -36,7 +36,7 @@ from tests.support.smtp import OAuthHandler, SmtpServer
 from tests.support.token_endpoint import TokenEndpoint
 from tests.support.waiting import wait_until
 
-pytestmark = pytest.mark.dovecot
+pytestmark = [pytest.mark.dovecot, pytest.mark.slow]  # starts Dovecot and a token endpoint
 
 CLIENT_SECRET = "client-secret-Zq8v1x"
 

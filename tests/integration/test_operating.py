@@ -21,6 +21,8 @@ from tests.support.flow import customer_mail
 from tests.support.maildir import deliver_to_maildir
 from tests.support.smtp import SmtpServer
 
+pytestmark = pytest.mark.slow  # starts processes (the CLI, a daemon, a worker or a server)
+
 
 
 @pytest.fixture

@@ -16,6 +16,8 @@ from tests.support.dovecot import Dovecot, ImapUser
 from tests.support.flow import customer_mail, sent_now
 from tests.support.maildir import deliver_to_maildir
 
+pytestmark = pytest.mark.slow  # starts processes (the CLI, a daemon, a worker or a server)
+
 SECRET_PW = "S3cretPW-do-not-show"
 # A subject that retitles the terminal and clears the screen, and a body with colours, a right-to-left override
 # and a carriage return that would hide the line before it.

@@ -21,6 +21,8 @@ from mailbot.store.writer import Writer
 from mailbot.time_source import FixedClock
 from tests.support.smtp import SmtpServer
 
+pytestmark = pytest.mark.slow  # starts processes (the CLI, a daemon, a worker or a server)
+
 
 
 @pytest.fixture

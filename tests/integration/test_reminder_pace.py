@@ -3,6 +3,8 @@ the daemon's job sends them at the configured hourly rate, soonest period end fi
 
 from __future__ import annotations
 
+import pytest
+
 import json
 from pathlib import Path
 
@@ -12,6 +14,8 @@ from mailbot.store.db import make_engine, session_factory, unit_of_work
 from mailbot.store.models import Outbox
 from tests.conftest import write_config
 from tests.support.cli import ROOT, run_mailbot
+
+pytestmark = pytest.mark.slow  # starts processes (the CLI, a daemon, a worker or a server)
 
 
 def reminded(db_url: str) -> list[list[str]]:

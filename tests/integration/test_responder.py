@@ -17,6 +17,8 @@ from mailbot.time_source import FixedClock
 from tests.conftest import data
 from tests.support.flow import customer_mail, deliver
 
+pytestmark = pytest.mark.slow  # starts processes (the CLI, a daemon, a worker or a server)
+
 SUPPORT = "support@example.com"
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import shutil
 import socket
 import subprocess
@@ -11,6 +13,8 @@ from pathlib import Path
 from tests.conftest import write_config
 from tests.support.cli import ROOT
 from tests.support.daemon import DaemonProcess
+
+pytestmark = pytest.mark.slow  # starts processes (the CLI, a daemon, a worker or a server)
 
 UNIT = ROOT / "contrib" / "systemd" / "mailbot.service"
 

@@ -21,6 +21,8 @@ from mailbot.store.models import Escalation, Event, Outbox, Ticket
 from mailbot.time_source import FixedClock
 from tests.support.flow import customer_mail, deliver
 
+pytestmark = pytest.mark.slow  # starts processes (the CLI, a daemon, a worker or a server)
+
 RULES = Path(__file__).resolve().parents[1] / "data" / "rules" / "sla"
 BERLIN = ZoneInfo("Europe/Berlin")
 

@@ -25,6 +25,8 @@ from tests.support.flow import customer_mail, deliver
 from tests.support.maildir import deliver_to_maildir
 from tests.support.smtp import SmtpServer
 
+pytestmark = pytest.mark.slow  # starts processes (the CLI, a daemon, a worker or a server)
+
 
 
 def flush(app: App) -> SendStats:

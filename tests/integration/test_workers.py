@@ -21,6 +21,8 @@ from tests.support.flow import customer_mail, sent_now
 from tests.support.maildir import deliver_to_maildir
 from tests.support.waiting import wait_until
 
+pytestmark = pytest.mark.slow  # the daemon, the CLI, and leases timed on a real clock
+
 
 def worker_config(tmp_path: Path, db_url: str, name: str, secret: str | None = None, **extra: Any) -> Config:
     desk: dict[str, Any] = {"state_dir": str(tmp_path / name), "database_url": db_url, "support_address": "support@example.com"}

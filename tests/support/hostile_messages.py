@@ -6,13 +6,12 @@ from collections.abc import Callable
 from email.utils import format_datetime
 from datetime import datetime, timezone
 
-DATE = format_datetime(datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc))
 
 
 def _mail(ident: str, subject: str, body: str, sender: str = "mallory@attacker.test", extra: str = "") -> bytes:
     head = (
         f"From: Mallory <{sender}>\r\nTo: support@example.com\r\nSubject: {subject}\r\n"
-        f"Message-ID: <{ident}@attacker.test>\r\nDate: {DATE}\r\n{extra}"
+        f"Message-ID: <{ident}@attacker.test>\r\nDate: {format_datetime(datetime.now(timezone.utc))}\r\n{extra}"
         "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
     )
     return head.encode() + body.encode("utf-8")
