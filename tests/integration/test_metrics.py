@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import ACK_ALL, write_config
 from tests.support.daemon import DaemonProcess
 from tests.support.dovecot import free_port
-from tests.support.flow import customer_mail
+from tests.support.flow import customer_mail, sent_now
 from tests.support.maildir import deliver_to_maildir
 from tests.support.smtp import SmtpServer
 from tests.support.waiting import wait_until
@@ -40,13 +40,14 @@ def value(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: s
 def test_metrics_move_with_the_mail(tmp_path: Path, db_url: str, smtp: SmtpServer) -> None:
     port = free_port()
     maildir = tmp_path / "Maildir"
-    deliver_to_maildir(maildir, customer_mail("a@customer.example", "first"), "0.h")
+    deliver_to_maildir(maildir, sent_now(customer_mail("a@customer.example", "first")), "0.h")
     cfg = write_config(tmp_path / "mailbot.toml", {
         "mailbot": {"state_dir": str(tmp_path / "state"), "database_url": db_url, "secret": "test-secret-0123456789abcdef",
                     "support_address": "support@example.com"},
         "schedule": FAST, "rules": {"dir": str(ACK_ALL)}, "smtp": smtp.section(),
         "status": {"heartbeat_seconds": 0.5}, "metrics": {"listen": f"127.0.0.1:{port}"},
         "maildir": [{"name": "local", "path": str(maildir)}],
+        "intake": {"history": False},  # the first message is there before the daemon first looks: new mail here
     })
     daemon = DaemonProcess(cfg, tmp_path / "daemon.log").start()
     try:
@@ -70,7 +71,7 @@ def test_metrics_move_with_the_mail(tmp_path: Path, db_url: str, smtp: SmtpServe
 
         # A second customer, then a server that refuses: the counters and gauges follow.
         smtp.handler.script = ["reject"]
-        deliver_to_maildir(maildir, customer_mail("b@customer.example", "second"), "1.h")
+        deliver_to_maildir(maildir, sent_now(customer_mail("b@customer.example", "second")), "1.h")
         wait_until(lambda: value(scrape(port), "mailbot_mail_total", outcome="failed") == 1.0, what="one failed mail counted")
         second = scrape(port)
         assert value(second, "mailbot_messages_stored_total", source="local") == 2.0
