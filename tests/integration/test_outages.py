@@ -15,7 +15,7 @@ from tests.conftest import ACK_ALL, data, imap_section, write_config
 from tests.integration.test_daemon import append, count
 from tests.support.daemon import DaemonProcess
 from tests.support.dovecot import Dovecot
-from tests.support.flow import customer_mail
+from tests.support.flow import customer_mail, sent_now
 from tests.support.maildir import deliver_to_maildir
 from tests.support.smtp import SmtpServer
 from tests.support.tcp_proxy import TcpProxy
@@ -55,7 +55,8 @@ def test_idle_survives_a_dovecot_restart_without_spinning(tmp_path: Path, db_url
     daemon = DaemonProcess(desk(tmp_path, db_url, smtp, imap=[account]), tmp_path / "daemon.log").start()
     try:
         daemon.wait_for_log("event=imap.idle ")
-        append_plain(server, user, data("plain.eml"))
+        daemon.wait_for_log("event=intake.first_seen")  # mail already there would be history
+        append_plain(server, user, sent_now(data("plain.eml")))
         smtp.handler.wait_for(1)
 
         server.stop()
@@ -71,7 +72,7 @@ def test_idle_survives_a_dovecot_restart_without_spinning(tmp_path: Path, db_url
 
         server.start()
         daemon.wait_for_log("event=imap.idle_restored", timeout=30)
-        append_plain(server, user, customer_mail("b@customer.example", "After the restart"))
+        append_plain(server, user, sent_now(customer_mail("b@customer.example", "After the restart")))
         smtp.handler.wait_for(2, timeout=30)
         assert daemon.stop() == 0
     finally:
@@ -113,12 +114,13 @@ def test_database_outage_backs_off_and_recovers(tmp_path: Path, pg_database: str
     daemon = DaemonProcess(cfg, tmp_path / "daemon.log").start()
     try:
         daemon.wait_for_log("event=daemon.started")
-        deliver_to_maildir(maildir, customer_mail("a@customer.example", "Before"), "1.test")
+        daemon.wait_for_log("event=intake.first_seen")  # mail already there would be history
+        deliver_to_maildir(maildir, sent_now(customer_mail("a@customer.example", "Before")), "1.test")
         smtp.handler.wait_for(1)
 
         proxy.stop()  # every open connection cut, new ones refused: the database is gone for the daemon
         daemon.wait_for_log("event=db.unavailable", timeout=15)
-        deliver_to_maildir(maildir, customer_mail("b@customer.example", "During"), "2.test")
+        deliver_to_maildir(maildir, sent_now(customer_mail("b@customer.example", "During")), "2.test")
         # Checked again at 1, 2, 4, 4 … s, not by every job every half second.
         wait_until(lambda: len(daemon.lines("event=db.still_unavailable")) >= 3, timeout=60, what="three checks")
 

@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import ACK_ALL, write_config
 from tests.support.daemon import DaemonProcess
-from tests.support.flow import customer_mail
+from tests.support.flow import customer_mail, sent_now
 from tests.support.maildir import deliver_to_maildir
 
 pytestmark = [pytest.mark.slow]
@@ -87,7 +87,7 @@ def test_watchdog_pings_only_while_jobs_progress(tmp_path: Path, db_url: str, no
         notify.wait_for("WATCHDOG=1")  # still healthy after the reload
 
         # A message whose processing hangs in its worker thread: the process job stops showing progress.
-        deliver_to_maildir(maildir, customer_mail("a@customer.example", "Hangs"), "1.test")
+        deliver_to_maildir(maildir, sent_now(customer_mail("a@customer.example", "Hangs")), "1.test")
         daemon.wait_for_log("event=job.stuck", timeout=60)
         while not notify.next().startswith("STATUS=stuck"):
             pass  # pings sent before the job was found stuck, still queued in the socket
