@@ -99,8 +99,7 @@ def main() -> int:
         smtp.stop()
         server.destroy()
     lines = log_path.read_text(errors="replace").splitlines()
-    loud = [line for line in lines if " level=warning " in line or " level=error " in line or line.startswith("level=warning")
-            or line.startswith("level=error")]
+    loud = [line for line in lines if " level=warning " in f" {line} " or " level=error " in f" {line} "]
     print(f"tree: {args.tree}")
     print(f"CPU while Dovecot was down: {cpu:.2f} s in {down:.1f} s ({100 * cpu / down:.1f} % of a core)")
     print("APPEND after the restart -> acknowledgement: " + (f"{latency:.1f} s" if acked else "none within 120 s"))

@@ -4,7 +4,6 @@ back-off and then quarantined with the step it was stopped in; the next message 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
@@ -22,6 +21,7 @@ from mailbot.store.models import Event, Inbound
 from mailbot.time_source import FixedClock
 from tests.support.flow import customer_mail, deliver, make_context
 from tests.support.hostile_messages import ordinary
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow  # starts processes (the CLI, a daemon, a worker or a server)
 
@@ -104,12 +104,8 @@ def test_stopping_kills_a_busy_worker_and_gives_the_message_back(sessions, clock
     result: list[object] = []
     runner = threading.Thread(target=lambda: result.append(process_pending(sessions, ctx, should_stop=stop.is_set)))
     runner.start()
-    deadline = time.monotonic() + 30
-    while worker.pid is not None and time.monotonic() < deadline and not result:
-        # Wait until the worker has the message (its attempt is counted when it is claimed).
-        if rows(sessions)[0].attempts == 1:
-            break
-        time.sleep(0.01)
+    # Wait until the worker has the message (its attempt is counted when it is claimed).
+    wait_until(lambda: bool(result) or rows(sessions)[0].attempts == 1, timeout=30, what="the message to be claimed")
     stop.set()
     runner.join(30)
     assert not runner.is_alive()

@@ -23,6 +23,7 @@ from tests.support.daemon import DaemonProcess
 from tests.support.hostile_messages import BACKTRACKING_RULE, KINDS, ordinary
 from tests.support.maildir import deliver_to_maildir
 from tests.support.smtp import Arrivals, SmtpServer
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.slow]
 
@@ -96,16 +97,12 @@ def test_an_ordinary_message_is_answered_in_time_beside_each_hostile_one(arrival
             deliver_to_maildir(maildir, make(kind), f"{n}-hostile-{kind}")
             delays[kind] = acknowledged_after(maildir, seen, ordinary(f"beside-{n}", customer), f"{n}-ordinary", customer)
         # Every hostile message was filed (none needed a second attempt), and answered like anyone else.
-        deadline = time.monotonic() + 60
-        while count(db_url, Ticket) < 2 + 2 * len(KINDS) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_until(lambda: count(db_url, Ticket) >= 2 + 2 * len(KINDS), timeout=60, what="every message filed")
         assert count(db_url, Ticket) == 2 + 2 * len(KINDS)
         assert count(db_url, Inbound, Inbound.status != InboundStatus.FILED) == 0
         assert count(db_url, Inbound, Inbound.attempts > 1) == 0
         seen.wait("mallory@attacker.test")
-        started = time.monotonic()
-        assert daemon.stop() == 0
-        assert time.monotonic() - started < 10
+        assert daemon.stop(timeout=30) == 0  # within systemd's TimeoutStopSec=30s
     finally:
         if daemon.running():
             daemon.kill()
@@ -143,15 +140,11 @@ def test_sigterm_while_the_worker_is_busy_exits_promptly_and_gives_the_message_b
         daemon.wait_for_log("event=analysis.worker_ready", timeout=120)
         daemon.wait_for_log("event=intake.first_seen", timeout=120)  # mail already there would be history
         deliver_to_maildir(maildir, big_logs("busy"), "busy")
-        deadline = time.monotonic() + 60
-        while count(db_url, Inbound, Inbound.attempts == 1) == 0 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: count(db_url, Inbound, Inbound.attempts == 1) > 0, timeout=60, what="the worker to take the message")
         # systemd signals the whole control group: the worker gets SIGTERM too, and leaves the stop to the daemon.
         worker = int(re.search(r"event=analysis.worker_ready pid=(\d+)", daemon.log).group(1))  # type: ignore[union-attr]
         os.kill(worker, signal.SIGTERM)
-        started = time.monotonic()
-        assert daemon.stop(timeout=30) == 0
-        assert time.monotonic() - started < 15  # well inside systemd's TimeoutStopSec=30s
+        assert daemon.stop(timeout=30) == 0  # within systemd's TimeoutStopSec=30s
     finally:
         if daemon.running():
             daemon.kill()
@@ -161,4 +154,4 @@ def test_sigterm_while_the_worker_is_busy_exits_promptly_and_gives_the_message_b
     assert count(db_url, Inbound, Inbound.status == InboundStatus.RECEIVED, Inbound.attempts > 0) == 0
     assert "analysis.worker_died" not in daemon.log
     assert "event=daemon.stopped" in daemon.log and "Traceback" not in daemon.log
-    assert not [line for line in daemon.log.splitlines() if line.startswith("level=error")]  # nothing was cancelled mid-job
+    assert not [line for line in daemon.log.splitlines() if " level=error " in f" {line} "]  # nothing was cancelled mid-job

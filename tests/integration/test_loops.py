@@ -19,6 +19,7 @@ from tests.support.cli import run_mailbot
 from tests.support.daemon import DaemonProcess
 from tests.support.dovecot import Dovecot, ImapUser
 from tests.support.smtp import Received, SmtpServer
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.dovecot, pytest.mark.slow]
 
@@ -27,10 +28,8 @@ def settle(measure: Callable[[], int], at_least: int = 1, quiet: float = 3.0, ti
     """Wait until `measure()` has reached `at_least` (the daemon got going, however slow the machine) and then
     stops changing for `quiet` seconds; return its value."""
     deadline = time.monotonic() + timeout
-    while measure() < at_least:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{measure()} after {timeout}s; expected at least {at_least}")
-        time.sleep(0.2)
+    wait_until(lambda: measure() >= at_least, timeout=timeout, what=f"at least {at_least}")
+    # Then a quiet window: a loop that is stopped produces nothing new for `quiet` seconds.
     last, since = measure(), time.monotonic()
     while time.monotonic() < deadline:
         time.sleep(0.2)
