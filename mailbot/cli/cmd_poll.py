@@ -10,6 +10,7 @@ from typing import Any
 from mailbot.cli.app_session import opened_app
 from mailbot.cli.command_list import command_help
 from mailbot.config import Config
+from mailbot.store import source_leases
 
 
 def cmd_poll(config: Config, args: argparse.Namespace) -> int:
@@ -27,6 +28,11 @@ def cmd_poll(config: Config, args: argparse.Namespace) -> int:
         )
         for name, error in app.unreadable.items():
             print(f"mailbot: could not read source {name}: {error}", file=sys.stderr)
+        holders = {lease.source: lease.owner for lease in source_leases.holders(app.sessions)}
+        for src in app.sources:
+            if src.name not in app.held:
+                # Not an error: one worker reads a source at a time, and another (a running daemon) has it.
+                print(f"source {src.name}: not read here, worker {holders.get(src.name, 'another worker')} holds its lease")
         return 1 if app.unreadable else 0
 
 

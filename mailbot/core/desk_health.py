@@ -140,31 +140,33 @@ def check_source(src: SourceFact, f: DeskFacts, t: Thresholds) -> Check:
     return Check(f"source {src.source}", level, text)
 
 
+def _queue_level(
+    q: QueueFact, now: datetime, count: tuple[int, int], age_limits: tuple[timedelta, timedelta], failed_warning: int,
+) -> tuple[Level, timedelta | None, str]:
+    """A queue's level from its size, the age of its oldest row and its failed rows; its oldest age; its next retry."""
+    age = _age(q.oldest_at, now)
+    level = max(_by(q.waiting + q.retrying, *count), _by_age(age, *age_limits))
+    if q.failed >= failed_warning:
+        level = max(level, Level.WARNING)
+    retry = f" (next {spoken(_age(now, q.next_attempt_at))})" if q.next_attempt_at and q.next_attempt_at > now else ""
+    return level, age, retry
+
+
 def check_inbound(f: DeskFacts, t: Thresholds) -> Check:
     q = f.inbound
-    backlog = q.waiting + q.retrying
-    age = _age(q.oldest_at, f.now)
-    level = max(_by(backlog, t.backlog_warning, t.backlog_critical), _by_age(age, t.backlog_age_warning, t.backlog_age_critical))
-    if q.failed >= t.quarantined_warning:
-        level = max(level, Level.WARNING)
-    retry = f" (next {spoken(_age(f.now, q.next_attempt_at))})" if q.next_attempt_at and q.next_attempt_at > f.now else ""
-    return Check(
-        "inbound", level,
-        f"{q.waiting} pending, {q.retrying} retrying{retry}, {q.failed} quarantined; oldest {spoken(age)}",
+    level, age, retry = _queue_level(
+        q, f.now, (t.backlog_warning, t.backlog_critical), (t.backlog_age_warning, t.backlog_age_critical), t.quarantined_warning,
     )
+    return Check("inbound", level, f"{q.waiting} pending, {q.retrying} retrying{retry}, {q.failed} quarantined; oldest {spoken(age)}")
 
 
 def check_outbox(f: DeskFacts, t: Thresholds) -> Check:
     q = f.outbox
-    queued = q.waiting + q.retrying
-    age = _age(q.oldest_at, f.now)
-    level = max(_by(queued, t.outbox_warning, t.outbox_critical), _by_age(age, t.outbox_age_warning, t.outbox_age_critical))
-    if q.failed >= t.failed_warning:
-        level = max(level, Level.WARNING)
-    retry = f" (next {spoken(_age(f.now, q.next_attempt_at))})" if q.next_attempt_at and q.next_attempt_at > f.now else ""
+    level, age, retry = _queue_level(
+        q, f.now, (t.outbox_warning, t.outbox_critical), (t.outbox_age_warning, t.outbox_age_critical), t.failed_warning,
+    )
     return Check(
-        "outbox", level,
-        f"{q.waiting} queued, {q.retrying} retrying{retry}, {q.held} held, {q.failed} failed; oldest {spoken(age)}",
+        "outbox", level, f"{q.waiting} queued, {q.retrying} retrying{retry}, {q.held} held, {q.failed} failed; oldest {spoken(age)}",
     )
 
 
