@@ -840,9 +840,11 @@ def main(argv: list[str] | None = None) -> int:
         up = subprocess.run(base + ["db", "upgrade"], cwd=workdir, env=child_env(), capture_output=True, text=True)
         if up.returncode != 0:
             raise RuntimeError(f"mailbot db upgrade failed:\n{up.stdout}{up.stderr}")
-        cmd = base + ["poll", "--once"]
+        sql_report = workdir / "sql-counts.json"
+        # The timed run counts its statements and commits (bench/sql_counter.py: one event hook, cheap).
+        cmd = [PYTHON, "-m", "bench.sql_counter", str(sql_report), "--config", str(cfg), "poll", "--once"]
         if args.profile:
-            cmd = [PYTHON, "-m", "cProfile", "-o", str(Path(args.profile).resolve()), "-m", "mailbot.cli.main",
+            cmd = [PYTHON, "-m", "cProfile", "-o", str(Path(args.profile).resolve()), "-m", "bench.sql_counter", str(sql_report),
                    "--config", str(cfg), "poll", "--once"]
         say("running: " + shlex.join(cmd))
         run = run_child(cmd, workdir, workdir / "poll.log", args.timeout)
@@ -852,6 +854,7 @@ def main(argv: list[str] | None = None) -> int:
         summary = next((ln for ln in (workdir / "poll.log").read_text(errors="replace").splitlines()
                         if ln.startswith("stored ")), "")
         db_size = sum(f.stat().st_size for f in (workdir / "state").glob("mailbot.db*")) if args.db == "sqlite" else None
+        sql = json.loads(sql_report.read_text()) if sql_report.exists() else None
 
         # report ---------------------------------------------------------------------------------------
         fetch_rate = fetched / fetch_s
@@ -874,7 +877,7 @@ def main(argv: list[str] | None = None) -> int:
             "mailparser_rate": mp_rate, "parse_mail_s": pm_s, "parse_mail_rate": pm_rate,
             "e2e_wall_s": run.wall, "e2e_handled": handled, "timed_out": run.timed_out, "e2e_rate": e2e_rate, "e2e_cpu_s": run.cpu, "peak_rss_mib": rss_bytes / 2**20,
             "marks": run.marks, "rss_samples_kib": run.rss_samples[:: max(1, len(run.rss_samples) // 200)], "intake_vs_mailparser": ratio, "db": counts, "db_url_kind": args.db,
-            "sqlite_bytes": db_size, "profiled": bool(args.profile),
+            "sqlite_bytes": db_size, "profiled": bool(args.profile), "sql": sql,
             "pass": {"ratio": ok_ratio, "rss": ok_rss, "rows": ok_rows},
         })
 
@@ -912,6 +915,20 @@ def main(argv: list[str] | None = None) -> int:
             row("  sampled RSS max, start-up + fetch", f"{run.rss_between(0, polled) / 1024:.1f} MiB")
             row("  sampled RSS max, processing", f"{run.rss_between(polled, run.wall) / 1024:.1f} MiB")
         row("end-to-end intake rate", f"{e2e_rate:,.0f} msgs/s")
+        if sql is not None and handled:
+            processing = sql["statements"]["process"]
+            total_statements = sum(processing.values())
+            savepoints = sum(v for k, v in processing.items() if "SAVEPOINT" in k)
+            commits = sql["commits"].get("process", 0)
+            row("SQL statements per message, processing", f"{total_statements / handled:.2f}", "<= 4",
+                ("PASS" if total_statements / handled <= 4 else "FAIL") + f" (savepoints {savepoints / handled:.2f})")
+            row("commits per message, processing", f"{commits / handled:.3f}", "<= 0.1",
+                "PASS" if commits / handled <= 0.1 else "FAIL")
+            intake_sql = sql["statements"]["intake"]
+            row("SQL statements per message, intake", f"{sum(intake_sql.values()) / n:.2f}",
+                f"{sql['commits'].get('intake', 0) / n:.3f} commits")
+            top = sorted(processing.items(), key=lambda kv: -kv[1])[:12]
+            print("    processing statements per message: " + ", ".join(f"{k} {v / handled:.2f}" for k, v in top))
         row("intake rate / mail-parser rate", f"{100 * ratio:.1f} %", ">= 50 %", "PASS" if ok_ratio else "FAIL")
         row("child peak RSS (own wait4 ru_maxrss)", f"{rss_bytes / 2**20:.1f} MiB", "< 150 MB",
             ("PASS" if ok_rss else "FAIL") + f" ({rss_bytes / 1e6:.1f} MB)")

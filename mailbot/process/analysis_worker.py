@@ -62,6 +62,8 @@ class Attempt:
 
 
 class Analyzer(Protocol):
+    parallel: bool  # works on another core: worth preparing the next message while this one is filed
+
     def start(self, should_stop: Callable[[], bool]) -> bool: ...
 
     def prepare(self, raw: bytes, should_stop: Callable[[], bool]) -> Attempt: ...
@@ -87,6 +89,8 @@ def _prepare(
 
 
 class InProcessAnalyzer:
+    parallel = False
+
     def __init__(self, limits: InputLimits, default_language: str, options: ParseOptions = DEFAULT_OPTIONS) -> None:
         self.limits = limits
         self.default_language = default_language
@@ -123,6 +127,8 @@ def _serve(conn: Connection, limits: InputLimits, default_language: str, options
 
 
 class WorkerProcessAnalyzer:
+    parallel = True
+
     def __init__(self, limits: InputLimits, default_language: str, max_seconds: float, options: ParseOptions = DEFAULT_OPTIONS) -> None:
         self.limits = limits
         self.default_language = default_language

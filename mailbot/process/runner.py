@@ -1,4 +1,4 @@
-"""Work through pending inbound rows: claim, process in one transaction, retry with backoff, quarantine."""
+"""Work through pending inbound rows: claim a batch, file it in groups (one savepoint per message), retry, quarantine."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ from mailbot import failpoints, telemetry
 from mailbot.core.backoff import backoff
 from mailbot.core.ticket_states import InboundStatus
 from mailbot.logs import log
-from mailbot.process.analysis_worker import Analyzer
+from mailbot.process.analysis_worker import Analyzer, Attempt, Prepared
 from mailbot.process.desk import RunnerContext
 from mailbot.process.filing import Filed, file_message
+from mailbot.process.prepare_ahead import PrepareAhead
 from mailbot.store.db import unit_of_work
 from mailbot.store.journal import add_event
 from mailbot.store.models import Inbound, InboundRaw
@@ -26,7 +27,7 @@ from mailbot.store.writer import Writer
 
 logger = logging.getLogger("mailbot.process")
 
-# Called inside the message's transaction after it is filed: later stages (rules, replies) hook in here.
+# Called inside the message's savepoint after it is filed: later stages (rules, replies) hook in here.
 AfterFiling = Callable[[Writer, int, Filed, datetime], object]
 
 
@@ -112,91 +113,173 @@ def _quarantine(session: Session, row: Inbound, now: datetime, reason: str) -> N
     log(logger, logging.WARNING, "inbound.quarantined", inbound=row.id, attempts=row.attempts, reason=reason[:300])
 
 
-def _failed(
-    sessions: sessionmaker[Session], ctx: RunnerContext, claim: Claim, reason: str, permanent: bool, stopped_in: str | None = None,
+def _record_failure(
+    session: Session, ctx: RunnerContext, claim: Claim, reason: str, permanent: bool, stopped_in: str | None = None,
 ) -> Outcome:
-    """Record why processing failed (in a fresh transaction: the failed one was rolled back)."""
+    """Record why processing failed: retried after its back-off, or quarantined after the last attempt."""
     now = ctx.clock.now()
-    with unit_of_work(sessions) as session:
-        row = session.get_one(Inbound, claim.row_id)
-        if stopped_in is not None:
-            # The worker was stopped (a time limit) or died: say so every time, not only at quarantine.
-            add_event(session, None, "inbound.analysis_stopped", now, inbound_id=row.id, step=stopped_in, attempt=row.attempts, reason=reason)
-        if permanent or row.attempts >= ctx.desk.max_attempts:
-            _quarantine(session, row, now, reason)
-            return Outcome.QUARANTINED
-        row.last_error = reason
-        log(
-            logger, logging.WARNING, "inbound.retry", inbound=row.id, attempt=row.attempts,
-            next_attempt=row.next_attempt_at.isoformat(), error=reason.splitlines()[0][:300],
-        )
-        return Outcome.RETRY
-
-
-def _handled_elsewhere(sessions: sessionmaker[Session], claim: Claim) -> bool:
-    with unit_of_work(sessions) as session:
-        status = session.scalar(select(Inbound.status).where(Inbound.id == claim.row_id))
-    return status is not None and status != InboundStatus.RECEIVED
+    row = session.get_one(Inbound, claim.row_id)
+    if stopped_in is not None:
+        # The worker was stopped (a time limit) or died: say so every time, not only at quarantine.
+        add_event(session, None, "inbound.analysis_stopped", now, inbound_id=row.id, step=stopped_in, attempt=row.attempts, reason=reason)
+    if permanent or row.attempts >= ctx.desk.max_attempts:
+        _quarantine(session, row, now, reason)
+        session.flush()  # now, not inside the next message's savepoint
+        return Outcome.QUARANTINED
+    row.last_error = reason
+    session.flush()
+    log(
+        logger, logging.WARNING, "inbound.retry", inbound=row.id, attempt=row.attempts,
+        next_attempt=row.next_attempt_at.isoformat(), error=reason.splitlines()[0][:300],
+    )
+    return Outcome.RETRY
 
 
 class AlreadyHandled(Exception):
     """Another worker finished this row first (its lease ran out while we worked): roll ours back."""
 
 
-def process_claimed(
-    sessions: sessionmaker[Session], ctx: RunnerContext, claim: Claim, after: AfterFiling | None = None,
-    should_stop: Callable[[], bool] = lambda: False, analyzer: Analyzer | None = None,
-) -> Outcome:
-    """Parse and file one claimed row in its own transaction. Returns what became of it."""
-    failpoints.reached("process.after_claim")
-    if claim.attempts > ctx.desk.max_attempts:
-        return _failed(sessions, ctx, claim, "gave up: the process died while handling it", permanent=True)
-    # All the thinking happens here, before the transaction opens (and, isolated, in a process that a time
-    # limit can stop): the transaction below only reads and writes rows.
-    attempt = (analyzer or ctx.analysis()).prepare(claim.raw, should_stop)
-    if attempt.interrupted:
-        _release(sessions, [claim])
-        return Outcome.STOPPED
-    if attempt.prepared is None:
-        return _failed(sessions, ctx, claim, attempt.failure or "analysis failed", attempt.permanent, attempt.stopped_in)
-    mail, analysis = attempt.prepared.mail, attempt.prepared.analysis
-    now = ctx.clock.now()
-    try:
-        with unit_of_work(sessions) as session:
-            writer = Writer(session.connection())
-            filed = file_message(
-                writer, claim.row_id, mail, ctx.desk, now, received_at=claim.received_at, analysis=analysis, history=claim.history,
-            )
-            if after is not None and not filed.duplicate:
-                after(writer, claim.row_id, filed, now)
-            if not filed.duplicate and (filed.ticket.changes or not filed.new_ticket):
-                filed.ticket.save(writer.conn, now)
-            writer.flush()
-            status = InboundStatus.DUPLICATE if filed.duplicate else InboundStatus.FILED
-            outcome = Outcome.DUPLICATE if filed.duplicate else Outcome.FILED
-            marked = writer.conn.execute(
-                update(Inbound)
-                .where(Inbound.id == claim.row_id, Inbound.status == InboundStatus.RECEIVED)
-                .values(status=status, ticket_id=filed.ticket_id, processed_at=now, last_error=None)
-            )
-            if marked.rowcount != 1:
-                raise AlreadyHandled()
-            failpoints.reached("process.before_commit")
-    except AlreadyHandled:
-        return Outcome.SKIPPED
-    except Exception as exc:
-        if _handled_elsewhere(sessions, claim):
-            # Another worker filed it while we worked (its claim ran out, or ours did): their commit stands.
-            log(logger, logging.DEBUG, "inbound.handled_elsewhere", inbound=claim.row_id, error=type(exc).__name__)
-            return Outcome.SKIPPED
-        return _failed(sessions, ctx, claim, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}", permanent=False)
+# A group is filed in one transaction, one savepoint per message: what the analysis worker has ready, up to
+# GROUP_MAX messages, waiting at most GROUP_LINGER_SECONDS after the first for more (never when the claim
+# batch has no more: a lone message is filed at once).
+GROUP_MAX = CLAIM_BATCH
+GROUP_LINGER_SECONDS = 0.1
+# PostgreSQL's deadlock and serialization failures: two workers' groups met on the same tickets in a different
+# order. Not the message's fault: it is given back without using an attempt.
+_TRANSIENT_SQLSTATES = {"40P01", "40001"}
+
+
+@dataclass
+class _Result:
+    claim: Claim
+    outcome: Outcome
+    filed: Filed | None = None
+    now: datetime | None = None
+
+
+def _file_one(writer: Writer, ctx: RunnerContext, claim: Claim, prepared: Prepared, after: AfterFiling | None, now: datetime) -> _Result:
+    filed = file_message(
+        writer, claim.row_id, prepared.mail, ctx.desk, now, received_at=claim.received_at, analysis=prepared.analysis, history=claim.history,
+    )
+    if after is not None and not filed.duplicate:
+        after(writer, claim.row_id, filed, now)
+    if not filed.duplicate and (filed.ticket.changes or not filed.new_ticket):
+        filed.ticket.save(writer.conn, now)
+    writer.flush()
+    status = InboundStatus.DUPLICATE if filed.duplicate else InboundStatus.FILED
+    marked = writer.conn.execute(
+        update(Inbound)
+        .where(Inbound.id == claim.row_id, Inbound.status == InboundStatus.RECEIVED)
+        .values(status=status, ticket_id=filed.ticket_id, processed_at=now, last_error=None)
+    )
+    if marked.rowcount != 1:
+        raise AlreadyHandled()
+    failpoints.reached("process.before_commit")
+    return _Result(claim, Outcome.DUPLICATE if filed.duplicate else Outcome.FILED, filed, now)
+
+
+def _transient(exc: Exception) -> bool:
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) in _TRANSIENT_SQLSTATES or getattr(orig, "pgcode", None) in _TRANSIENT_SQLSTATES
+
+
+def _file_group(
+    sessions: sessionmaker[Session], ctx: RunnerContext, group: list[tuple[Claim, Attempt]], after: AfterFiling | None,
+    should_stop: Callable[[], bool],
+) -> tuple[list[_Result], list[Claim]]:
+    """File a group of prepared messages in one transaction, each in a savepoint of its own: a message that
+    raises rolls back only itself and is retried or quarantined. Returns the results and the claims left
+    untouched because the daemon is stopping."""
+    results: list[_Result] = []
+    with unit_of_work(sessions) as session:
+        writer = Writer(session.connection())
+        for i, (claim, attempt) in enumerate(group):
+            if should_stop():
+                return results, [c for c, _ in group[i:]]
+            if attempt.prepared is None:
+                outcome = _record_failure(session, ctx, claim, attempt.failure or "analysis failed", attempt.permanent, attempt.stopped_in)
+                results.append(_Result(claim, outcome))
+                continue
+            now = ctx.clock.now()
+            try:
+                with writer.conn.begin_nested():
+                    results.append(_file_one(writer, ctx, claim, attempt.prepared, after, now))
+            except AlreadyHandled:
+                results.append(_Result(claim, Outcome.SKIPPED))
+            except Exception as exc:
+                writer = Writer(session.connection())  # whatever the failed message had collected is gone
+                status = session.scalar(select(Inbound.status).where(Inbound.id == claim.row_id))
+                if status is not None and status != InboundStatus.RECEIVED:
+                    # Another worker filed it while we worked (its claim ran out, or ours did): their commit stands.
+                    log(logger, logging.DEBUG, "inbound.handled_elsewhere", inbound=claim.row_id, error=type(exc).__name__)
+                    results.append(_Result(claim, Outcome.SKIPPED))
+                elif _transient(exc):
+                    log(logger, logging.INFO, "inbound.retry_conflict", inbound=claim.row_id, error=str(exc).splitlines()[0][:300])
+                    _give_back(session, [claim])
+                    results.append(_Result(claim, Outcome.RETRY))
+                else:
+                    reason = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}"
+                    results.append(_Result(claim, _record_failure(session, ctx, claim, reason, permanent=False)))
+    return results, []
+
+
+def _filed(result: _Result) -> None:
+    """Say what became of a message, once its transaction is committed."""
+    filed, now = result.filed, result.now
+    if filed is None or now is None:
+        return
+    claim = result.claim
     log(
         logger, logging.INFO, "inbound.filed", inbound=claim.row_id, ticket=filed.ticket_id,
         new=filed.new_ticket, duplicate=filed.duplicate, thread=filed.thread.how if filed.thread else "duplicate",
     )
-    if outcome is Outcome.FILED:
+    if result.outcome is Outcome.FILED:
         telemetry.FILED_LATENCY.observe(max((now - claim.received_at).total_seconds(), 0.0))
-    return outcome
+
+
+def _count(stats: RunStats, outcome: Outcome) -> None:
+    if outcome is Outcome.FILED:
+        stats.done += 1
+    elif outcome is Outcome.DUPLICATE:
+        stats.duplicates += 1
+    elif outcome is Outcome.RETRY:
+        stats.retried += 1
+    elif outcome is Outcome.QUARANTINED:
+        stats.quarantined += 1
+
+
+def _process_batch(
+    sessions: sessionmaker[Session], ctx: RunnerContext, claims: list[Claim], after: AfterFiling | None,
+    should_stop: Callable[[], bool], analyzer: Analyzer, stats: RunStats,
+) -> bool:
+    """Prepare a claim batch ahead and file it group by group. Returns False when the daemon is stopping."""
+    live: list[Claim] = []
+    for claim in claims:
+        if claim.attempts > ctx.desk.max_attempts:
+            with unit_of_work(sessions) as session:
+                _count(stats, _record_failure(session, ctx, claim, "gave up: the process died while handling it", permanent=True))
+        else:
+            live.append(claim)
+    ahead = PrepareAhead(analyzer, [c.raw for c in live], should_stop)
+    try:
+        while ahead.left:
+            start = len(live) - ahead.left
+            attempts = ahead.take(GROUP_MAX, GROUP_LINGER_SECONDS)
+            group = list(zip(live[start:start + len(attempts)], attempts))
+            for _ in group:
+                failpoints.reached("process.after_claim")
+            stopped = [c for c, a in group if a.interrupted]
+            group = [(c, a) for c, a in group if not a.interrupted]
+            results, untouched = _file_group(sessions, ctx, group, after, should_stop) if group else ([], [])
+            for result in results:
+                _filed(result)
+                _count(stats, result.outcome)
+            if stopped or untouched or should_stop():
+                _release(sessions, untouched + stopped + live[start + len(attempts):])
+                return False
+    finally:
+        ahead.close()
+    return True
 
 
 def process_pending(
@@ -215,33 +298,24 @@ def process_pending(
         claims = _claim(sessions, ctx, history_only)
         if not claims:
             break
-        for i, claim in enumerate(claims):
-            if should_stop():
-                # Give the rest back untouched, so their attempt does not count.
-                _release(sessions, claims[i:])
-                return stats
-            outcome = process_claimed(sessions, ctx, claim, after, should_stop, analyzer)
-            if outcome is Outcome.STOPPED:
-                _release(sessions, claims[i + 1:])
-                return stats
-            if outcome is Outcome.FILED:
-                stats.done += 1
-            elif outcome is Outcome.DUPLICATE:
-                stats.duplicates += 1
-            elif outcome is Outcome.RETRY:
-                stats.retried += 1
-            elif outcome is Outcome.QUARANTINED:
-                stats.quarantined += 1
+        if not _process_batch(sessions, ctx, claims, after, should_stop, analyzer, stats):
+            break
     return stats
 
 
+def _give_back(session: Session, claims: list[Claim]) -> None:
+    """Put claims back as they were before they were taken: their attempt does not count."""
+    for claim in claims:
+        session.execute(
+            update(Inbound).where(Inbound.id == claim.row_id, Inbound.status == InboundStatus.RECEIVED)
+            .values(attempts=claim.attempts - 1, next_attempt_at=Inbound.fetched_at)
+        )
+
+
 def _release(sessions: sessionmaker[Session], claims: list[Claim]) -> None:
-    with unit_of_work(sessions) as session:
-        for claim in claims:
-            session.execute(
-                update(Inbound).where(Inbound.id == claim.row_id, Inbound.status == InboundStatus.RECEIVED)
-                .values(attempts=claim.attempts - 1, next_attempt_at=Inbound.fetched_at)
-            )
+    if claims:
+        with unit_of_work(sessions) as session:
+            _give_back(session, claims)
 
 
 def retry_quarantined(session: Session, ids: list[int] | None, now: datetime) -> int:

@@ -1,0 +1,84 @@
+"""Parse and analyse a claim batch ahead of filing: the worker process uses the second core while this one files.
+
+With the analysis worker (`[processing] isolate = true`), a thread of the daemon hands the batch's messages to
+the worker one after another and queues the results, so parsing message n+1 overlaps filing message n. The
+thread only waits on the worker's pipe, so it takes no CPU from the filing thread; the time limit, the dying
+worker and the daemon stopping are handled by the analyzer exactly as for one message. Memory stays bounded by
+the claim batch (its raw bytes are already in memory; at most the batch's analyses wait in the queue).
+
+In-process (`isolate = false`) there is no second core to use: `take` analyses the next messages itself,
+before the caller opens its transaction, so no lock is held while thinking either way.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+import traceback
+from collections.abc import Callable, Sequence
+
+from mailbot.process.analysis_worker import Analyzer, Attempt
+
+
+class PrepareAhead:
+    def __init__(self, analyzer: Analyzer, raws: Sequence[bytes], should_stop: Callable[[], bool]) -> None:
+        self._analyzer = analyzer
+        self._raws = raws
+        self._should_stop = should_stop
+        self._taken = 0
+        self._abandoned = threading.Event()
+        self._ready: queue.Queue[Attempt] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        if analyzer.parallel and len(raws) > 1:
+            self._thread = threading.Thread(target=self._feed, name="mailbot-prepare", daemon=True)
+            self._thread.start()
+
+    @property
+    def left(self) -> int:
+        """How many messages of the batch have not been taken yet."""
+        return len(self._raws) - self._taken
+
+    def _feed(self) -> None:
+        for raw in self._raws:
+            if self._abandoned.is_set():
+                return
+            try:
+                attempt = self._analyzer.prepare(raw, self._should_stop)
+            except Exception as exc:  # the analyzer reports failures as attempts; this is its own bug
+                attempt = Attempt(failure=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}")
+            self._ready.put(attempt)
+            if attempt.interrupted:
+                return
+
+    def take(self, most: int, linger: float) -> list[Attempt]:
+        """The next prepared messages in batch order: the first one (waited for), then those ready within
+        `linger` seconds, at most `most`. Empty when the batch is used up. An interrupted attempt ends the list."""
+        if self.left <= 0:
+            return []
+        if self._thread is None:
+            return self._take_here(most)
+        out = [self._ready.get()]
+        deadline = time.monotonic() + linger
+        while len(out) < min(most, self.left) and not out[-1].interrupted:
+            try:
+                out.append(self._ready.get(timeout=max(deadline - time.monotonic(), 0.0)))
+            except queue.Empty:
+                break
+        self._taken += len(out)
+        return out
+
+    def _take_here(self, most: int) -> list[Attempt]:
+        out: list[Attempt] = []
+        while len(out) < most and self._taken < len(self._raws):
+            out.append(self._analyzer.prepare(self._raws[self._taken], self._should_stop))
+            self._taken += 1
+            if out[-1].interrupted:
+                break
+        return out
+
+    def close(self) -> None:
+        """Stop handing out messages; the one the worker is busy with finishes (within its time limit)."""
+        self._abandoned.set()
+        if self._thread is not None:
+            self._thread.join()
