@@ -21,6 +21,7 @@ from sqlalchemy import Engine, event
 _phase = ["intake"]
 _statements: dict[str, Counter[str]] = {"intake": Counter(), "process": Counter()}
 _commits: Counter[str] = Counter()
+_samples: dict[str, str] = {}  # one statement text per shape, to see which code sent it
 _SHAPE = re.compile(r"^\s*(SELECT|INSERT INTO|UPDATE|DELETE FROM|SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT|BEGIN\w*|\w+)\s*", re.I)
 _TABLE = re.compile(r"\b(?:FROM|INTO|UPDATE)\s+\"?(\w+)", re.I)
 
@@ -36,7 +37,9 @@ def _shape(sql: str) -> str:
 
 @event.listens_for(Engine, "before_cursor_execute")
 def _count(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
-    _statements[_phase[0]][_shape(statement)] += 1
+    shape = _shape(statement)
+    _statements[_phase[0]][shape] += 1
+    _samples.setdefault(shape, statement[:400])
 
 
 @event.listens_for(Engine, "commit")
@@ -62,7 +65,7 @@ def main() -> None:
 
     def write() -> None:
         with open(out, "w") as f:
-            json.dump({"statements": {k: dict(v) for k, v in _statements.items()}, "commits": dict(_commits)}, f, indent=1)
+            json.dump({"statements": {k: dict(v) for k, v in _statements.items()}, "commits": dict(_commits), "samples": _samples}, f, indent=1)
 
     atexit.register(write)
     sys.exit(mailbot_main(args))
