@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from mailbot.core.entitlement import Purchase
 from mailbot.store.models import Customer, CustomerAddress, PurchaseRecord
@@ -26,15 +26,21 @@ def parent_domains(domain: str) -> list[str]:
     return [".".join(labels[i:]) for i in range(len(labels) - 1)] or [domain.lower()]
 
 
+# Built once: the lookup runs for every message.
+_ADDRESSES = select(CustomerAddress.kind, CustomerAddress.value, CustomerAddress.customer_id).where(
+    CustomerAddress.value.in_(bindparam("values", expanding=True))
+)
+_CUSTOMER = select(Customer.external_id, Customer.name, Customer.timezone).where(Customer.id == bindparam("customer_pk"))
+_PURCHASES = select(
+    PurchaseRecord.product, PurchaseRecord.kind, PurchaseRecord.plan, PurchaseRecord.paid_at, PurchaseRecord.starts_at, PurchaseRecord.ends_at
+).where(PurchaseRecord.customer_id == bindparam("customer_pk"))
+
+
 def find_customer(conn: Connection, address: str) -> CustomerMatch | None:
     address = address.lower()
     domain = address.rsplit("@", 1)[-1]
     candidates = [("address", address)] + [("domain", d) for d in parent_domains(domain)]
-    rows = conn.execute(
-        select(CustomerAddress.kind, CustomerAddress.value, CustomerAddress.customer_id).where(
-            CustomerAddress.value.in_([v for _, v in candidates])
-        )
-    ).all()
+    rows = conn.execute(_ADDRESSES, {"values": [v for _, v in candidates]}).all()
     by_key = {(kind, value): customer for kind, value, customer in rows}
     for key in candidates:  # the most specific match wins
         if key in by_key:
@@ -42,11 +48,8 @@ def find_customer(conn: Connection, address: str) -> CustomerMatch | None:
             break
     else:
         return None
-    customer = conn.execute(select(Customer.external_id, Customer.name, Customer.timezone).where(Customer.id == customer_id)).one()
-    bought = conn.execute(
-        select(PurchaseRecord.product, PurchaseRecord.kind, PurchaseRecord.plan, PurchaseRecord.paid_at, PurchaseRecord.starts_at, PurchaseRecord.ends_at)
-        .where(PurchaseRecord.customer_id == customer_id)
-    ).all()
+    customer = conn.execute(_CUSTOMER, {"customer_pk": customer_id}).one()
+    bought = conn.execute(_PURCHASES, {"customer_pk": customer_id}).all()
     return CustomerMatch(
         customer_id=customer_id,
         external_id=customer.external_id,

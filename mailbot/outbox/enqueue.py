@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from mailbot.core.mail import Address
 from mailbot.core.tokens import Signer
@@ -103,15 +103,17 @@ def enqueue(
     return row_id
 
 
+# Built once: they run for every automatic answer.
+_AUTO_REPLIES_SINCE = select(func.count()).select_from(AutoReply).where(AutoReply.address == bindparam("address"), AutoReply.at > bindparam("since"))
+_SUPPRESSION_OF = select(Suppression.at, Suppression.reason).where(Suppression.address == bindparam("address"))
+
+
 def auto_replies_today(conn: Connection, address: str, now: datetime) -> int:
-    count = conn.execute(
-        select(func.count()).select_from(AutoReply).where(AutoReply.address == address, AutoReply.at > now - timedelta(days=1))
-    ).scalar_one()
-    return int(count)
+    return int(conn.execute(_AUTO_REPLIES_SINCE, {"address": address, "since": now - timedelta(days=1)}).scalar_one())
 
 
 def suppression_of(conn: Connection, address: str) -> tuple[datetime, str] | None:
-    row = conn.execute(select(Suppression.at, Suppression.reason).where(Suppression.address == address)).first()
+    row = conn.execute(_SUPPRESSION_OF, {"address": address}).first()
     return (row[0], row[1]) if row is not None else None
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from mailbot.core.agents import Agent, Proof, identify
 from mailbot.core.bounces import is_delivery_report
@@ -69,12 +69,17 @@ class TicketState:
         return {"id": self.id, "subject": self.subject, "queue": self.queue, "priority": self.priority, "status": self.status, "assignee": self.assignee}
 
     def save(self, conn: Connection, now: datetime) -> None:
-        conn.execute(update(Ticket).where(Ticket.id == self.id).values(updated_at=now, **self.changes))
+        # The SET clause is the parameters' columns: one cached statement per set of changed columns.
+        conn.execute(_SAVE_TICKET, {"ticket_pk": self.id, "updated_at": now, **self.changes})
         self.changes.clear()
 
 
 STATE_FIELDS = [f.name for f in fields(TicketState) if f.name != "changes"]
 TICKET_COLUMNS = [getattr(Ticket, name) for name in STATE_FIELDS]
+# Built once: building a statement costs more than running it (these run for nearly every message).
+_LOAD_TICKET = select(*TICKET_COLUMNS).where(Ticket.id == bindparam("ticket_pk"))
+_SAVE_TICKET = update(Ticket).where(Ticket.id == bindparam("ticket_pk"))
+_SENDER_ON_TICKET = select(Participant.id).where(Participant.ticket_id == bindparam("ticket_pk"), Participant.address == bindparam("address"))
 
 
 def state_from_row(row: Sequence[Any]) -> TicketState:
@@ -86,7 +91,7 @@ def state_from_row(row: Sequence[Any]) -> TicketState:
 
 
 def load_ticket(conn: Connection, ticket_id: int) -> TicketState:
-    return state_from_row(conn.execute(select(*TICKET_COLUMNS).where(Ticket.id == ticket_id)).one())
+    return state_from_row(conn.execute(_LOAD_TICKET, {"ticket_pk": ticket_id}).one())
 
 
 @dataclass(frozen=True)
@@ -260,7 +265,5 @@ def _may_use_agent_token(conn: Connection, token: ReplyToken, mail: InboundMail,
     agent = desk.agents.by_key(token.extra)
     if agent is not None and agent.address == mail.sender.addr:
         return True
-    found = conn.execute(
-        select(Participant.id).where(Participant.ticket_id == token.ticket_id, Participant.address == mail.sender.addr)
-    ).first()
+    found = conn.execute(_SENDER_ON_TICKET, {"ticket_pk": token.ticket_id, "address": mail.sender.addr}).first()
     return found is not None

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailbot import failpoints, telemetry
@@ -149,6 +149,14 @@ GROUP_LINGER_SECONDS = 0.1
 _TRANSIENT_SQLSTATES = {"40P01", "40001"}
 
 
+# Built once: it runs for every message. Only a row still waiting is marked (another worker may have won).
+_MARK_DONE = (
+    update(Inbound)
+    .where(Inbound.id == bindparam("row_pk"), Inbound.status == InboundStatus.RECEIVED)
+    .values(status=bindparam("new_status"), ticket_id=bindparam("ticket_pk"), processed_at=bindparam("done_at"), last_error=None)
+)
+
+
 @dataclass
 class _Result:
     claim: Claim
@@ -167,11 +175,7 @@ def _file_one(writer: Writer, ctx: RunnerContext, claim: Claim, prepared: Prepar
         filed.ticket.save(writer.conn, now)
     writer.flush()
     status = InboundStatus.DUPLICATE if filed.duplicate else InboundStatus.FILED
-    marked = writer.conn.execute(
-        update(Inbound)
-        .where(Inbound.id == claim.row_id, Inbound.status == InboundStatus.RECEIVED)
-        .values(status=status, ticket_id=filed.ticket_id, processed_at=now, last_error=None)
-    )
+    marked = writer.conn.execute(_MARK_DONE, {"row_pk": claim.row_id, "new_status": status.value, "ticket_pk": filed.ticket_id, "done_at": now})
     if marked.rowcount != 1:
         raise AlreadyHandled()
     failpoints.reached("process.before_commit")

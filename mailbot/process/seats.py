@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from mailbot.core.mail import Address, InboundMail
 from mailbot.process.desk import Desk
@@ -39,8 +39,11 @@ def first_message_seats(mail: InboundMail, sender: str, desk: Desk) -> FirstSeat
     return FirstSeats(tuple(ordered[:cap]), tuple(a.addr for a in ordered[cap:]))
 
 
+_ROLE_OF = select(Participant.role).where(Participant.ticket_id == bindparam("ticket_pk"), Participant.address == bindparam("address"))
+
+
 def role_of(conn: Connection, ticket_id: int, address: str) -> str | None:
-    return conn.execute(select(Participant.role).where(Participant.ticket_id == ticket_id, Participant.address == address)).scalar()
+    return conn.execute(_ROLE_OF, {"ticket_pk": ticket_id, "address": address}).scalar()
 
 
 def seat_for_writer(conn: Connection, ticket_id: int, customer: str, sender: str, desk: Desk) -> tuple[str, str]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from mailbot.core.bounces import returned_message_ids
 from mailbot.core.fingerprint import content_fingerprint
@@ -21,6 +21,14 @@ from mailbot.store.models import Attachment, MessageRef, Participant, Ticket, Ti
 _RECIPIENT_HEADERS = ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To", "Resent-To")
 # Linear-time: with a backtracking engine a long header without "@" costs its length squared.
 _ADDRESSISH = compile_linear(r"[^\s<>,;:\"()\[\]]+@[^\s<>,;:\"()\[\]]+")
+
+
+# Built once: these run for every message.
+_REFS = select(MessageRef.message_id, MessageRef.ticket_id).where(MessageRef.message_id.in_(bindparam("ids", expanding=True)))
+_EXISTING = select(Ticket.id).where(Ticket.id.in_(bindparam("ids", expanding=True)))
+_PARTICIPATES = select(Participant.ticket_id).where(
+    Participant.ticket_id.in_(bindparam("ids", expanding=True)), Participant.address == bindparam("address"), Participant.role != "guest"
+)
 
 
 def find_token(mail: InboundMail, signer: Signer, base_address: str, kinds: tuple[str, ...] = ("t", "a", "b")) -> ReplyToken | None:
@@ -52,7 +60,7 @@ def gather(conn: Connection, mail: InboundMail, token: ReplyToken | None, signer
     own = [mail.message_id] if mail.message_id else []
     refs: dict[str, int] = {}
     if ids or own:
-        rows = conn.execute(select(MessageRef.message_id, MessageRef.ticket_id).where(MessageRef.message_id.in_(ids + own)))
+        rows = conn.execute(_REFS, {"ids": ids + own})
         refs = {mid: ticket for mid, ticket in rows}
 
     # Every ticket number claimed by a proof that does not come from our own table: check they exist, at once.
@@ -61,7 +69,7 @@ def gather(conn: Connection, mail: InboundMail, token: ReplyToken | None, signer
     claimed = {t for t in (token.ticket_id if token else None, *signed.values(), *tags) if t is not None}
     existing: set[int] = set()
     if claimed:
-        existing = set(conn.execute(select(Ticket.id).where(Ticket.id.in_(claimed))).scalars())
+        existing = set(conn.execute(_EXISTING, {"ids": sorted(claimed)}).scalars())
 
     reference_ticket = reference_id = None
     for mid in ids:
@@ -75,13 +83,7 @@ def gather(conn: Connection, mail: InboundMail, token: ReplyToken | None, signer
     tag_tickets = tuple(t for t in tags if t in existing)
     participates: frozenset[int] = frozenset()
     if mail.sender is not None and tag_tickets:
-        participates = frozenset(
-            conn.execute(
-                select(Participant.ticket_id).where(
-                    Participant.ticket_id.in_(tag_tickets), Participant.address == mail.sender.addr, Participant.role != "guest"
-                )
-            ).scalars()
-        )
+        participates = frozenset(conn.execute(_PARTICIPATES, {"ids": list(tag_tickets), "address": mail.sender.addr}).scalars())
     facts = ThreadFacts(
         token_ticket=token.ticket_id if token else None,
         token_ticket_exists=token is not None and token.ticket_id in existing,

@@ -11,7 +11,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, insert
+from sqlalchemy import Connection, Executable, Table, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
@@ -61,6 +61,32 @@ def _same_keys(table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]
     return [{**{k: defaults[k] for k in keys if k not in r}, **r} for r in rows]
 
 
+# Statements are built once per table (and dialect): building one costs more than sending it.
+_INSERT_RETURNING_ID: dict[str, Executable] = {}
+_FLUSH: dict[tuple[str, str], Executable] = {}
+
+
+def _insert_returning_id(table: Table) -> Executable:
+    stmt = _INSERT_RETURNING_ID.get(table.name)
+    if stmt is None:
+        stmt = _INSERT_RETURNING_ID[table.name] = insert(table).returning(table.c.id)
+    return stmt
+
+
+def _flush_insert(table: Table, dialect: str) -> Executable:
+    """INSERT for the table; for idempotent tables, one that skips rows whose unique key exists."""
+    stmt = _FLUSH.get((table.name, dialect))
+    if stmt is None:
+        key_cols = _IDEMPOTENT.get(table.name)
+        if key_cols is None:
+            stmt = insert(table)
+        else:
+            dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            stmt = dialect_insert(table).on_conflict_do_nothing(index_elements=key_cols)
+        _FLUSH[(table.name, dialect)] = stmt
+    return stmt
+
+
 class Writer:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -71,8 +97,7 @@ class Writer:
     # immediate ---------------------------------------------------------------------------------------
     def insert_id(self, model: type[Any], **values: Any) -> int:
         """INSERT one row now and return its id (for rows that others point at)."""
-        table = _table(model)
-        return int(self.conn.execute(insert(table).returning(table.c.id), [values]).scalar_one())
+        return int(self.conn.execute(_insert_returning_id(_table(model)), [values]).scalar_one())
 
     # collected ---------------------------------------------------------------------------------------
     def add(self, model: type[Any], **values: Any) -> None:
@@ -117,11 +142,5 @@ class Writer:
             rows = self._rows.pop(table.name, None)
             if not rows:
                 continue
-            rows = _same_keys(table, rows)
-            stmt = insert(table)
-            key_cols = _IDEMPOTENT.get(table.name)
-            if key_cols is not None:
-                dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
-                stmt = dialect_insert(table).on_conflict_do_nothing(index_elements=key_cols)
-            self.conn.execute(stmt, rows)
+            self.conn.execute(_flush_insert(table, self.dialect), _same_keys(table, rows))
         self._seen.clear()
