@@ -287,6 +287,9 @@ class Daemon:
         # The analysis worker warms up (imports, language models) before the first message needs it.
         warm_up = loop.run_in_executor(None, self._warm_up)
         sched.start()
+        # Ready means able to file mail: polling and sending already run, filing waits for the worker. A stop
+        # meanwhile ends the warm-up at once; a failed one is logged and retried by the first message.
+        await asyncio.wait([warm_up])
         systemd.notify("READY=1", "STATUS=running")
         log(logger, logging.INFO, "daemon.started", database=hide_passwords(self.app.config.database_url),
             sources=len(self.app.sources), rules=len(self.app.policy.rules.rules))

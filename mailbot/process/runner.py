@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -141,9 +142,12 @@ class AlreadyHandled(Exception):
 
 # A group is filed in one transaction, one savepoint per message: what the analysis worker has ready, up to
 # GROUP_MAX messages, waiting at most GROUP_LINGER_SECONDS after the first for more (never when the claim
-# batch has no more: a lone message is filed at once).
+# batch has no more: a lone message is filed at once). A group commits once it has taken GROUP_MAX_SECONDS,
+# and the rest of it goes into the next: on SQLite the transaction holds the one write lock that intake and
+# the sender wait for, and a crash takes back at most that much work.
 GROUP_MAX = CLAIM_BATCH
 GROUP_LINGER_SECONDS = 0.1
+GROUP_MAX_SECONDS = 0.25
 # PostgreSQL's deadlock and serialization failures: two workers' groups met on the same tickets in a different
 # order. Not the message's fault: it is given back without using an attempt.
 _TRANSIENT_SQLSTATES = {"40P01", "40001"}
@@ -190,16 +194,20 @@ def _transient(exc: Exception) -> bool:
 def _file_group(
     sessions: sessionmaker[Session], ctx: RunnerContext, group: list[tuple[Claim, Attempt]], after: AfterFiling | None,
     should_stop: Callable[[], bool],
-) -> tuple[list[_Result], list[Claim]]:
+) -> tuple[list[_Result], list[tuple[Claim, Attempt]]]:
     """File a group of prepared messages in one transaction, each in a savepoint of its own: a message that
-    raises rolls back only itself and is retried or quarantined. Returns the results and the claims left
-    untouched because the daemon is stopping."""
+    raises rolls back only itself and is retried or quarantined. Returns the results and what was not filed:
+    the daemon is stopping, or the transaction has run for GROUP_MAX_SECONDS (the caller files the rest)."""
     results: list[_Result] = []
+    began = time.monotonic()
     with unit_of_work(sessions) as session:
         writer = Writer(session.connection())
         for i, (claim, attempt) in enumerate(group):
             if should_stop():
-                return results, [c for c, _ in group[i:]]
+                return results, group[i:]
+            if time.monotonic() - began > GROUP_MAX_SECONDS:
+                return results, group[i:]
+
             if attempt.prepared is None:
                 outcome = _record_failure(session, ctx, claim, attempt.failure or "analysis failed", attempt.permanent, attempt.stopped_in)
                 results.append(_Result(claim, outcome))
@@ -274,12 +282,13 @@ def _process_batch(
                 failpoints.reached("process.after_claim")
             stopped = [c for c, a in group if a.interrupted]
             group = [(c, a) for c, a in group if not a.interrupted]
-            results, untouched = _file_group(sessions, ctx, group, after, should_stop) if group else ([], [])
-            for result in results:
-                _filed(result)
-                _count(stats, result.outcome)
-            if stopped or untouched or should_stop():
-                _release(sessions, untouched + stopped + live[start + len(attempts):])
+            while group and not should_stop():
+                results, group = _file_group(sessions, ctx, group, after, should_stop)
+                for result in results:
+                    _filed(result)
+                    _count(stats, result.outcome)
+            if stopped or group or should_stop():
+                _release(sessions, [c for c, _ in group] + stopped + live[start + len(attempts):])
                 return False
     finally:
         ahead.close()
