@@ -288,7 +288,7 @@ class Daemon:
         warm_up = loop.run_in_executor(None, self._warm_up)
         sched.start()
         systemd.notify("READY=1", "STATUS=running")
-        log(logger, logging.INFO, "daemon.started", database=hide_passwords(self.app.config.database_url),
+        log(logger, logging.INFO, "daemon.started", worker=self.app.worker_id, database=hide_passwords(self.app.config.database_url),
             sources=len(self.app.sources), rules=len(self.app.policy.rules.rules))
         await stop.wait()
 
