@@ -52,19 +52,6 @@ from mailbot.time_source import Clock, SystemClock
 
 logger = logging.getLogger("mailbot")
 
-def local_process_gone(owner: str) -> bool:
-    """Is `owner` a default worker name ("<host>:<pid>") of this host whose process no longer exists?"""
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False  # it exists (another user's)
-    return False
-
 
 class App:
     def __init__(self, config: Config, clock: Clock | None = None) -> None:
@@ -192,8 +179,10 @@ class App:
 
     # leases: one reader per source ------------------------------------------------------------------
     @cached_property
-    def worker_name(self) -> str:
-        return self.config.settings.workers.name or f"{socket.gethostname()}:{os.getpid()}"
+    def worker_id(self) -> str:
+        """This process as leases, heartbeats, logs and `status` name it: "<[workers] name>@<host>:<pid>" (or
+        "<host>:<pid>"), so that two processes given the same name never both hold a source."""
+        return source_leases.worker_identity(self.config.settings.workers.name, socket.gethostname(), os.getpid())
 
     def hold_sources(self) -> tuple[list[MailSource], list[MailSource]]:
         """Renew or take the lease of every source; returns the sources this worker took and lost just now."""
@@ -202,18 +191,18 @@ class App:
         lost: list[MailSource] = []
         with self._lease_lock:
             for src in self.sources:
-                got = source_leases.hold(self.sessions, src.name, self.worker_name, self.clock.now(), ttl, local_process_gone)
+                got = source_leases.hold(self.sessions, src.name, self.worker_id, self.clock.now(), ttl, source_leases.local_process_gone)
                 if got.held and src.name not in self.held:
                     self.held.add(src.name)
                     taken.append(src)
                     if got.taken_from is not None:
-                        log(logger, logging.WARNING, "source.taken_over", source=src.name, worker=self.worker_name, previous=got.taken_from)
+                        log(logger, logging.WARNING, "source.taken_over", source=src.name, worker=self.worker_id, previous=got.taken_from)
                     else:
-                        log(logger, logging.INFO, "source.held", source=src.name, worker=self.worker_name)
+                        log(logger, logging.INFO, "source.held", source=src.name, worker=self.worker_id)
                 elif not got.held and src.name in self.held:
                     self.held.discard(src.name)
                     lost.append(src)
-                    log(logger, logging.WARNING, "source.lost", source=src.name, worker=self.worker_name, holder=got.holder)
+                    log(logger, logging.WARNING, "source.lost", source=src.name, worker=self.worker_id, holder=got.holder)
         return taken, lost
 
     # the jobs ---------------------------------------------------------------------------------------
@@ -250,16 +239,16 @@ class App:
         with unit_of_work(self.sessions) as session:
             liveness.record_source(
                 session, health.name, health.kind, health.last_success, health.last_error, health.last_error_at,
-                self.worker_name, self.clock.now(),
+                self.worker_id, self.clock.now(),
             )
 
     def heartbeat(self, started_at: datetime) -> None:
         with unit_of_work(self.sessions) as session:
-            liveness.beat(session, self.worker_name, started_at, self.clock.now())
+            liveness.beat(session, self.worker_id, started_at, self.clock.now())
 
     def stop_heartbeat(self) -> None:
         with unit_of_work(self.sessions) as session:
-            liveness.stop_beating(session, self.worker_name)
+            liveness.stop_beating(session, self.worker_id)
 
     def process(self, should_stop: Callable[[], bool] = lambda: False, limit: int | None = None, history_only: bool = False) -> RunStats:
         return process_pending(
@@ -311,7 +300,7 @@ class App:
             self.analyzer.close()
         if self.held:
             try:
-                source_leases.release(self.sessions, self.worker_name, sorted(self.held))
+                source_leases.release(self.sessions, self.worker_id, sorted(self.held))
             except SQLAlchemyError as exc:
                 log(logger, logging.WARNING, "source.release_failed", error=str(exc).splitlines()[0][:200])
             self.held.clear()

@@ -560,7 +560,8 @@ class Metrics(Strict):
 
 
 class Workers(Strict):
-    # This worker's name in leases, logs and `status`. Default: "<host>:<pid>".
+    # This worker's name in leases, logs and `status`, where each process shows as "<name>@<host>:<pid>" (without
+    # a name: "<host>:<pid>"). Two processes given the same name are still two holders: one reads a source at a time.
     name: Annotated[str, Field(max_length=200)] = ""
     # A worker reads a mail source only while it holds the source's lease; it renews it every third of this
     # time, and another worker takes the source over once a lease has run out (a dead worker's, at the latest

@@ -291,7 +291,7 @@ class Daemon:
         # meanwhile ends the warm-up at once; a failed one is logged and retried by the first message.
         await asyncio.wait([warm_up])
         systemd.notify("READY=1", "STATUS=running")
-        log(logger, logging.INFO, "daemon.started", database=hide_passwords(self.app.config.database_url),
+        log(logger, logging.INFO, "daemon.started", worker=self.app.worker_id, database=hide_passwords(self.app.config.database_url),
             sources=len(self.app.sources), rules=len(self.app.policy.rules.rules))
         await stop.wait()
 

@@ -87,6 +87,11 @@ class DeskSecret(Base):
     verify_until: Mapped[datetime | None]
 
 
+# A worker's identity, "<[workers] name>@<host>:<pid>" (store/source_leases.worker_identity): up to 200 + 1 + 255
+# (a host name's POSIX limit) + 1 + 10 characters.
+OWNER_LENGTH = 500
+
+
 class SourceLease(Base):
     """Which worker reads a mail source (IMAP account + folder set, or Maildir) until when; renewed by its holder,
     taken over by another worker once it has run out."""
@@ -94,7 +99,7 @@ class SourceLease(Base):
     __tablename__ = "source_lease"
 
     source: Mapped[str] = mapped_column(String(100), primary_key=True)
-    owner: Mapped[str] = mapped_column(String(200))
+    owner: Mapped[str] = mapped_column(String(OWNER_LENGTH))  # the holder's worker identity
     expires_at: Mapped[datetime]
     acquired_at: Mapped[datetime]
 
@@ -410,7 +415,7 @@ class WorkerHeartbeat(Base):
 
     __tablename__ = "worker_heartbeat"
 
-    worker: Mapped[str] = mapped_column(String(200), primary_key=True)  # host:pid
+    worker: Mapped[str] = mapped_column(String(OWNER_LENGTH), primary_key=True)  # the worker identity: [name@]host:pid
     host: Mapped[str] = mapped_column(String(255))
     pid: Mapped[int] = mapped_column(Integer)
     version: Mapped[str] = mapped_column(String(50))
@@ -428,5 +433,5 @@ class SourceHealthRow(Base):
     last_success_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None]
-    worker: Mapped[str] = mapped_column(String(200))
+    worker: Mapped[str] = mapped_column(String(OWNER_LENGTH))
     updated_at: Mapped[datetime]

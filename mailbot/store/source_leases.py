@@ -4,6 +4,8 @@ SQLite, needs no connection held open for it, and `status` can show who holds wh
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,7 +15,46 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailbot.store.db import unit_of_work
-from mailbot.store.models import SourceLease
+from mailbot.store.models import OWNER_LENGTH, SourceLease
+
+
+def worker_identity(name: str, host: str, pid: int) -> str:
+    """Who a worker process is in leases, heartbeats, logs and `status`: "<name>@<host>:<pid>", or "<host>:<pid>"
+    without a configured name. One per process: two processes given the same `[workers] name` (a daemon and a
+    `poll --once` beside it, or two daemons with one config) are two holders, and only one of them reads a source."""
+    where = f"{host}:{pid}"
+    if not name:
+        return where
+    # A 200-character name and a 255-character host fit; were that not so, the name would give way, never host:pid.
+    return f"{name[:OWNER_LENGTH - len(where) - 1]}@{where}"
+
+
+def host_and_pid(owner: str) -> tuple[str, int] | None:
+    """The host and process id in an owner written by `worker_identity`; None for one that names no process (an
+    explicit name alone, as older versions wrote it)."""
+    rest, _, pid = owner.rpartition(":")
+    if not rest or not pid.isdigit():
+        return None
+    return rest.rpartition("@")[2], int(pid)
+
+
+def local_process_gone(owner: str) -> bool:
+    """Is `owner` a process of this host that no longer exists? A live process of this host is not gone, whatever
+    its name (a `poll --once` beside a daemon of the same name waits); nor is one of another host, one naming no
+    process, or this process's own pid (another App here, or a host name shared across PID namespaces)."""
+    found = host_and_pid(owner)
+    if found is None:
+        return False
+    host, pid = found
+    if host != socket.gethostname() or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # it exists (another user's)
+    return False
 
 
 @dataclass(frozen=True)
@@ -29,7 +70,8 @@ def hold(
 ) -> Holding:
     """Renew our lease on `source`, or take it if it is free, has run out, or its holder is known to be gone
     (`is_gone`: a process of this host that no longer exists — a worker killed a moment ago, restarted by systemd
-    or followed by a `poll --once`, need not wait for its own old lease)."""
+    or followed by a `poll --once`, need not wait for its own old lease). `owner` is this process's
+    `worker_identity`: a renewal matches only the process that wrote the row, never another one of the same name."""
     with unit_of_work(sessions) as session:
         renewed = session.connection().execute(
             update(SourceLease).where(SourceLease.source == source, SourceLease.owner == owner).values(expires_at=now + ttl)

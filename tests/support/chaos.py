@@ -4,6 +4,7 @@ with a Dovecot restart and an SMTP outage on the way: shared by the chaos test a
 from __future__ import annotations
 
 import random
+import socket
 import ssl
 import re
 import time
@@ -74,6 +75,12 @@ def lease_owner(db_url: str) -> str | None:
             return s.scalar(select(SourceLease.owner))
     finally:
         engine.dispose()
+
+
+def worker_id(name: str, proc: DaemonProcess) -> str:
+    """The identity a worker daemon of this host holds leases under: "<[workers] name>@<host>:<pid>"."""
+    assert proc.proc is not None
+    return f"{name}@{socket.gethostname()}:{proc.proc.pid}"
 
 
 def tickets_of(db_url: str) -> dict[str, int]:
@@ -186,8 +193,9 @@ def run_chaos(
             if report.kills < min_kills:
                 victim = rng.choice(names)
                 holder = lease_owner(db_url)
-                if rng.random() < 0.4 and holder is not None and holder in procs:
-                    victim = holder
+                holder_name = holder.rpartition("@")[0] if holder is not None else None  # "w1@host:pid" → "w1"
+                if rng.random() < 0.4 and holder_name is not None and holder_name in procs:
+                    victim = holder_name
                 # Timed from the victim's observed start, so a slow machine changes how long start-up takes, not
                 # where the kills land; and only while there is work in flight.
                 proc = procs[victim]
@@ -197,15 +205,16 @@ def run_chaos(
                 if not (busy["received"] > 0 or busy["unsent"] > 0 or busy["inbound"] < len(new_ids) + len(expected)):
                     wave += 1  # nothing in flight right now: deliver the next wave first
                     continue
+                victim_id = worker_id(victim, proc)
                 proc.kill()
                 wave += 1
                 killed_at = time.monotonic()
                 report.kills += 1
                 report.kills_in_flight += 1
-                if victim == lease_owner(db_url):
-                    # The source's reader died: another worker must take it over once the lease runs out (the
-                    # victim is restarted only afterwards, or it would simply renew its own lease under its name).
-                    wait_until(lambda: lease_owner(db_url) not in (victim, None), timeout=4 * LEASE_SECONDS + 60, what="a take-over")
+                if victim_id == lease_owner(db_url):
+                    # The source's reader died: another worker must take it over (the victim is restarted only
+                    # afterwards, or its new process would be the one to take its old lease over).
+                    wait_until(lambda: lease_owner(db_url) not in (victim_id, None), timeout=4 * LEASE_SECONDS + 60, what="a take-over")
                     report.take_overs.append(time.monotonic() - killed_at)
                 start(victim)
                 if not restarted_dovecot and report.kills >= min_kills // 3:
