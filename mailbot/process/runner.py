@@ -205,7 +205,7 @@ def _file_group(
         for i, (claim, attempt) in enumerate(group):
             if should_stop():
                 return results, group[i:]
-            if time.monotonic() - began > GROUP_MAX_SECONDS:
+            if i and time.monotonic() - began > GROUP_MAX_SECONDS:
                 return results, group[i:]
 
             if attempt.prepared is None:

@@ -229,3 +229,65 @@ def test_texts_survive_the_database(sessions: sessionmaker[Session], clock: Fixe
     [msg] = messages_of(sessions, ticket.id)
     assert msg.text == parse_mail(data(name)).text
     assert msg.subject == parse_mail(data(name)).subject
+
+
+def _commits(sessions: sessionmaker[Session]) -> list[int]:
+    """A counter of the engine's COMMITs from now on (each filing group is one)."""
+    from sqlalchemy import event
+
+    engine = sessions.kw["bind"]
+    seen = [0]
+    event.listen(engine, "commit", lambda _conn: seen.__setitem__(0, seen[0] + 1))
+    return seen
+
+
+def test_a_batch_is_filed_in_one_transaction_and_a_reply_sees_its_question(sessions: sessionmaker[Session], clock: FixedClock) -> None:
+    ctx = make_context(clock)
+    raws = [customer_mail(f"c{i}@customer.example", f"question {i}", message_id=f"q{i}@customer.example") for i in range(20)]
+    # The answer to question 3 comes in the same batch: it must land on the ticket the question opens.
+    raws.append(customer_mail("c3@customer.example", "Re: question 3", extra="In-Reply-To: <q3@customer.example>\r\n"))
+    deliver(sessions, clock, *raws)
+    commits = _commits(sessions)
+    stats = file_all(sessions, ctx)
+    assert stats.done == 21
+    # The claim, one group, and the look for more: not one commit per message.
+    assert commits[0] <= 4, commits[0]
+    all_tickets = tickets(sessions)
+    assert len(all_tickets) == 20
+    question = next(t for t in all_tickets if t.subject == "question 3")
+    assert [m.subject for m in messages_of(sessions, question.id)] == ["question 3", "Re: question 3"]
+
+
+def test_a_message_that_raises_rolls_back_only_itself(sessions: sessionmaker[Session], clock: FixedClock) -> None:
+    ctx = make_context(clock)
+
+    def broken_for_one(writer, row, filed, now):  # a later stage that fails for one message of the group
+        if filed.mail.subject == "poison":
+            writer.event(filed.ticket_id, "half.done", now)
+            raise RuntimeError("rules engine exploded")
+
+    raws = [customer_mail(f"c{i}@customer.example", "poison" if i == 2 else f"fine {i}") for i in range(5)]
+    ids = deliver(sessions, clock, *raws)
+    stats = process_pending(sessions, ctx, after=broken_for_one)
+    assert (stats.done, stats.retried) == (4, 1)
+    assert sorted(t.subject for t in tickets(sessions)) == ["fine 0", "fine 1", "fine 3", "fine 4"]
+    with unit_of_work(sessions) as s:
+        assert s.scalar(select(func.count()).select_from(Event).where(Event.kind == "half.done")) == 0
+        poison = s.get_one(Inbound, ids[2])
+        assert (poison.status, poison.ticket_id, poison.attempts) == ("received", None, 1)
+        assert "rules engine exploded" in (poison.last_error or "")
+        assert {s.get_one(Inbound, i).status for i in ids if i != ids[2]} == {"filed"}
+
+
+def test_a_group_past_its_time_commits_and_the_rest_goes_on(
+    sessions: sessionmaker[Session], clock: FixedClock, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mailbot.process import runner
+
+    monkeypatch.setattr(runner, "GROUP_MAX_SECONDS", 0.0)  # every message outlasts it: one transaction each
+    ctx = make_context(clock)
+    deliver(sessions, clock, *[customer_mail(f"c{i}@customer.example", f"q{i}") for i in range(6)])
+    commits = _commits(sessions)
+    assert file_all(sessions, ctx).done == 6
+    assert commits[0] >= 6
+    assert len(tickets(sessions)) == 6
