@@ -3,7 +3,8 @@
 accepted by an SMTP server.
 
     .venv/bin/python bench/e2e.py [--messages N] [--latency-messages M] [--window S] [--poll-seconds S]
-                                  [--skip-throughput] [--skip-latency] [--json FILE] [--keep-logs DIR]
+                                  [--connections N] [--skip-throughput] [--skip-latency] [--json FILE]
+                                  [--keep-logs DIR]
 
 1. Throughput: N new tickets (seeded corpus from bench/intake.py's renderer, every message a first
    message from its own customer address, so each earns exactly one acknowledgement) are dropped into a
@@ -16,10 +17,11 @@ accepted by an SMTP server.
    minus the moment the APPEND completed (tagged OK). p50 / p95 are nearest-rank.
 
 Config of the daemon: SQLite in a temp dir, [[imap]] STARTTLS with after_fetch = "move", rules
-tests/data/rules/ack-all, [smtp] plain on loopback to the recording server, a high
-max_auto_replies_per_day, and mailbot's default [schedule] unless --poll-seconds is given. The daemon's
-stderr is saved (each line prefixed with t=<seconds since the daemon was started>) to daemon-*.log in
-the temp dir; a digest of it is printed, and --keep-logs DIR copies the logs out before cleanup.
+tests/data/rules/ack-all, [intake] history = false, [smtp] plain on loopback to the recording server with
+mailbot's default connections unless --connections is given, a high max_auto_replies_per_day, and
+mailbot's default [schedule] unless --poll-seconds is given. The daemon's stderr is saved (each line
+prefixed with t=<seconds since the daemon was started>) to daemon-*.log in the temp dir; a digest of it
+is printed, and --keep-logs DIR copies the logs out before cleanup.
 
 This prints figures; it is not a test. Nothing under mailbot/ or tests/ is modified.
 """
@@ -67,9 +69,11 @@ from bench.intake import (
     renumber_for_dovecot,
     warm_up,
 )
+from mailbot.config import SmtpConfig
 
 SUPPORT = "support@example.com"
 DEFAULT_POLL_SECONDS = 60.0  # mailbot.config.Schedule.poll_seconds, shown in the table when not overridden
+DEFAULT_CONNECTIONS: int = SmtpConfig.model_fields["connections"].default  # likewise
 MSGID = re.compile(rb"^Message-ID:\s*<([^>\r\n]+)>", re.IGNORECASE | re.MULTILINE)
 RSS_SAMPLE_SECONDS = 0.5
 EVENT = re.compile(r'\bevent=("(?:[^"\\]|\\.)*"|\S+)')
@@ -306,7 +310,7 @@ def log_digest(daemon: Daemon) -> dict[str, Any]:
 
 
 def write_daemon_config(workdir: Path, dovecot: Any, user: Any, smtp: Any, poll_seconds: float | None,
-                        idle: bool = True) -> tuple[Path, str]:
+                        idle: bool = True, connections: int | None = None) -> tuple[Path, str]:
     from tests.conftest import ACK_ALL, imap_section, write_config
 
     db_url = f"sqlite:///{workdir / 'state' / 'mailbot.db'}"
@@ -319,9 +323,13 @@ def write_daemon_config(workdir: Path, dovecot: Any, user: Any, smtp: Any, poll_
         "rules": {"dir": str(ACK_ALL)},
         "smtp": smtp.section(timeout_seconds=30, max_automatic_per_hour=0),
         "replies": {"max_auto_replies_per_day": 1_000_000},
+        # The throughput corpus is in the mailbox before the daemon first looks: new mail here, not history.
+        "intake": {"history": False},
     }
     if poll_seconds is not None:
         sections["schedule"] = {"poll_seconds": poll_seconds}
+    if connections is not None:
+        sections["smtp"]["connections"] = connections
     return write_config(workdir / "mailbot.toml", sections), db_url
 
 
@@ -410,7 +418,7 @@ def run_throughput(args: argparse.Namespace, workdir: Path, dovecot: Any, keep: 
     smtp.start()
     daemon = None
     try:
-        cfg, _db_url = write_daemon_config(phase_dir, dovecot, user, smtp, args.poll_seconds, not args.no_idle)
+        cfg, _db_url = write_daemon_config(phase_dir, dovecot, user, smtp, args.poll_seconds, not args.no_idle, args.connections)
         daemon = Daemon(cfg, phase_dir / "daemon-throughput.log", phase_dir)
         keep.append(daemon.log_path)
         say("throughput: starting " + shlex.join(daemon.cmd))
@@ -492,7 +500,7 @@ def run_latency(args: argparse.Namespace, workdir: Path, dovecot: Any, keep: lis
     daemon = None
     appender = None
     try:
-        cfg, _db_url = write_daemon_config(phase_dir, dovecot, user, smtp, args.poll_seconds, not args.no_idle)
+        cfg, _db_url = write_daemon_config(phase_dir, dovecot, user, smtp, args.poll_seconds, not args.no_idle, args.connections)
         daemon = Daemon(cfg, phase_dir / "daemon-latency.log", phase_dir)
         keep.append(daemon.log_path)
         say("latency: starting " + shlex.join(daemon.cmd))
@@ -611,6 +619,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--poll-seconds", type=float, default=None, metavar="S",
                     help=f"[schedule] poll_seconds for the daemon (default: mailbot's, {DEFAULT_POLL_SECONDS:g})")
     ap.add_argument("--no-idle", action="store_true", help="[[imap]] idle = false: new mail waits for the poll timer")
+    ap.add_argument("--connections", type=int, default=None, metavar="N",
+                    help=f"[smtp] connections for the daemon (default: mailbot's, {DEFAULT_CONNECTIONS})")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--skip-throughput", action="store_true")
     ap.add_argument("--skip-latency", action="store_true")
@@ -623,6 +633,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.messages < 1 or args.latency_messages < 1 or args.window <= 0:
         ap.error("--messages and --latency-messages must be >= 1, --window > 0")
+    if args.connections is not None and not 1 <= args.connections <= 16:
+        ap.error("--connections must be 1 to 16")
     if args.skip_throughput and args.skip_latency:
         ap.error("nothing to do with both --skip-throughput and --skip-latency")
 
@@ -633,6 +645,8 @@ def main(argv: list[str] | None = None) -> int:
             repro += f" {flag} {value:g}"
     if args.poll_seconds is not None:
         repro += f" --poll-seconds {args.poll_seconds:g}"
+    if args.connections is not None:
+        repro += f" --connections {args.connections}"
     repro += " --no-idle" * args.no_idle
     repro += " --skip-throughput" * args.skip_throughput + " --skip-latency" * args.skip_latency
 
@@ -659,13 +673,15 @@ def main(argv: list[str] | None = None) -> int:
 
         poll = f"{args.poll_seconds:g} s (--poll-seconds)" if args.poll_seconds is not None else f"{DEFAULT_POLL_SECONDS:g} s (mailbot default)"
         idle_mode = "IDLE off (--no-idle)" if args.no_idle else "IDLE on, mailbot's default"
+        n_conns = args.connections if args.connections is not None else DEFAULT_CONNECTIONS
+        conns = f"{n_conns} connection{'s' * (n_conns != 1)} ({'--connections' if args.connections is not None else 'mailbot default'})"
         print()
         print(f"mailbot end-to-end benchmark (Dovecot -> `mailbot run` -> SMTP acknowledgements), seed {args.seed}")
         print(f"  code: {version}")
         print(f"  machine: {os.cpu_count()} CPUs; load average (1/5/15 min) at start {load_start}, at end {results['load_end']}"
               " (other work on the machine skews every figure)")
         print(f"  daemon: SQLite, IMAP STARTTLS after_fetch=move ({idle_mode}), rules ack-all, "
-              f"SMTP plain on loopback; poll_seconds {poll}, other [schedule] intervals default")
+              f"SMTP plain on loopback over {conns}; poll_seconds {poll}, other [schedule] intervals default")
         print(f"  {'figure':<52}{'value':>16}")
         row = lambda label, value: print(f"  {label:<52}{value:>16}")
         if tp is not None:

@@ -24,7 +24,8 @@ from mailbot.intake.maildir import MaildirSource
 from mailbot.logs import log
 from mailbot.outbox.bot_mail import BotMailer
 from mailbot.outbox.enqueue import MailOrigin
-from mailbot.outbox.sender import OutboxSender, make_transport
+from mailbot.outbox.sender import OutboxSender
+from mailbot.outbox.transports import make_pool
 from mailbot.policy.in_force import Policy, load_policy
 from mailbot.process.agent_mail import AgentMail, AgentMailOptions
 from mailbot.process.analysis_worker import Analyzer, InProcessAnalyzer, WorkerProcessAnalyzer
@@ -175,7 +176,7 @@ class App:
     @cached_property
     def sender(self) -> OutboxSender:
         cfg = self.config.settings.smtp
-        return OutboxSender(self.sessions, cfg, self.clock, make_transport(cfg, self.config.outgoing_maildir))
+        return OutboxSender(self.sessions, cfg, self.clock, make_pool(cfg, self.config.outgoing_maildir))
 
     # leases: one reader per source ------------------------------------------------------------------
     @cached_property

@@ -410,6 +410,8 @@ class SmtpConfig(SignIn):
     # Automatic mail (acknowledgements, notifications) sent per hour, all recipients together; the rest
     # waits in the outbox. 0 means no limit.
     max_automatic_per_hour: Annotated[int, Field(ge=0)] = 300
+    # SMTP connections the sender keeps open and sends over side by side (transport = "smtp").
+    connections: Annotated[int, Field(ge=1, le=16)] = 2
 
     @model_validator(mode="after")
     def _plaintext(self) -> "SmtpConfig":

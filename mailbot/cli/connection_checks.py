@@ -21,7 +21,7 @@ from mailbot.config import Config, ImapConfig, MaildirConfig, SmtpConfig
 from mailbot.core.tokens import fingerprint
 from mailbot.core.url_passwords import hide_passwords
 from mailbot.intake.imap import InsecureConnection, close_quietly, connect
-from mailbot.outbox.sender import SmtpTransport
+from mailbot.outbox.transports import SmtpTransport
 from mailbot.signin.access_tokens import SignInFailed
 from mailbot.store import migrate
 from mailbot.store.db import make_engine

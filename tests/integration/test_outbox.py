@@ -1,4 +1,4 @@
-"""The outbox against a real SMTP server: one reused connection, 4xx backoff, 5xx failure, drops, deadlines."""
+"""The outbox against a real SMTP server: a reused connection, 4xx backoff, 5xx failure, drops, deadlines."""
 
 from __future__ import annotations
 
@@ -67,7 +67,9 @@ def row(app: App, row_id: int) -> Outbox:
         return s.get_one(Outbox, row_id)
 
 
-def test_sends_over_one_reused_connection(app: App, smtp: SmtpServer) -> None:
+def test_sends_over_one_reused_connection(make_config, smtp: SmtpServer, clock: FixedClock) -> None:
+    # One connection: the order of the sends and the count of sessions are those of a single connection.
+    app = App(make_config(smtp=smtp.section(give_up_after_hours=1, connections=1)), clock)
     ids = [queue_mail(app, f"c{i}@customer.example") for i in range(3)]
 
     async def two_flushes() -> tuple[SendStats, SendStats]:
@@ -90,6 +92,7 @@ def test_sends_over_one_reused_connection(app: App, smtp: SmtpServer) -> None:
     assert token is not None and (token.kind, token.ticket_id) == ("b", sent.ticket_id)
     assert app.context.desk.signer.bounced_message_id(token, app.origin.message_id_domain) == sent.message_id
     assert got[0].header("Message-ID") == f"<{sent.message_id}>"
+    app.close()
 
 
 def test_4xx_retries_with_exponential_backoff(app: App, smtp: SmtpServer, clock: FixedClock) -> None:

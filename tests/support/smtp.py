@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -45,7 +46,8 @@ class Received:
 @dataclass
 class RecordingHandler:
     """Accepts mail and records it. `script` holds what to do with the next messages, one action each:
-    "accept", "tempfail" (451), "reject" (554), "drop" (close the connection without answering)."""
+    "accept", "tempfail" (451), "reject" (554), "drop" (close the connection without answering), "unavailable"
+    (421: the server is closing the session, as one going down does)."""
 
     received: list[Received] = field(default_factory=list)
     script: list[str] = field(default_factory=list)
@@ -74,6 +76,8 @@ class RecordingHandler:
             return "451 4.3.0 Please try again later"
         if action == "reject":
             return "554 5.7.1 Message refused"
+        if action == "unavailable":
+            return "421 4.3.2 Service not available, closing transmission channel"
         if action == "drop":
             assert server.transport is not None
             server.transport.close()
@@ -93,6 +97,30 @@ class RecordingHandler:
                     return list(self.received)
             time.sleep(0.05)
         raise AssertionError(f"expected {count} messages, the SMTP server got {len(self.received)}")
+
+
+@dataclass
+class HoldingHandler(RecordingHandler):
+    """A RecordingHandler that holds each DATA until `release` is set (or `hold_seconds` pass), counting the
+    sessions it holds at once: `active` now, `peak` the most at any moment."""
+
+    release: threading.Event = field(default_factory=threading.Event)
+    hold_seconds: float = 20.0
+    active: int = 0
+    peak: int = 0
+
+    async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
+        with self.lock:
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+        try:
+            deadline = time.monotonic() + self.hold_seconds
+            while not self.release.is_set() and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)  # the server's event loop serves the other sessions meanwhile
+            return await super().handle_DATA(server, session, envelope)
+        finally:
+            with self.lock:
+                self.active -= 1
 
 
 @dataclass

@@ -119,3 +119,12 @@ def test_history_before_is_a_toml_date_or_date_time_in_the_desk_zone(tmp_path: P
         assert intake.history_cutoff(config.settings.mailbot.timezone) == expected, literal
     defaults = parse("", tmp_path / "m.toml").settings.intake
     assert (defaults.history, defaults.history_before, defaults.history_open_days, defaults.max_ack_age_hours) == (True, None, 14, 72.0)
+
+
+def test_smtp_connections_default_to_two_and_stay_within_1_to_16(tmp_path: Path) -> None:
+    assert parse("", tmp_path / "m.toml").settings.smtp.connections == 2
+    assert parse("[smtp]\nconnections = 16\n", tmp_path / "m.toml").settings.smtp.connections == 16
+    for bad in (0, 17):
+        with pytest.raises(ConfigError) as info:
+            parse(f"[smtp]\nconnections = {bad}\n", tmp_path / "m.toml")
+        assert "m.toml" in str(info.value) and "smtp.connections" in str(info.value)
