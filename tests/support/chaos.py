@@ -122,6 +122,11 @@ def inbox_size(dovecot: Dovecot, user: ImapUser) -> int:
         return int(client.select_folder("INBOX", readonly=True)[b"EXISTS"])
 
 
+def in_flight(state: dict[str, int], delivered: int) -> bool:
+    """Mail delivered and not yet stored, stored and not yet filed, or an answer not yet sent."""
+    return state["received"] > 0 or state["unsent"] > 0 or state["inbound"] < delivered
+
+
 def run_chaos(
     tmp_path: Path, db_url: str, new: int, min_kills: int, seed: int, smtp_outage: float, workers: int = 3,
     reply_share: float = 0.3, timeout: float = 1500,
@@ -202,9 +207,16 @@ def run_chaos(
                 wait_until(lambda: proc.log.count("event=daemon.started") > seen_before[victim], timeout=120, what=f"{victim} to start")
                 time.sleep(rng.uniform(0.2, 1.5))
                 busy = counts(db_url)
-                if not (busy["received"] > 0 or busy["unsent"] > 0 or busy["inbound"] < len(new_ids) + len(expected)):
-                    wave += 1  # nothing in flight right now: deliver the next wave first
-                    continue
+                if not in_flight(busy, len(new_ids) + len(expected)):
+                    # The workers kept up: deliver the next wave now and kill while it is being taken in.
+                    wave += 1
+                    while len(new_ids) < -(-new * wave // max(min_kills, 1)):
+                        raw, mid = new_mail(len(new_ids))
+                        dovecot.deliver(user, raw)
+                        new_ids.append(mid)
+                    time.sleep(rng.uniform(0.0, 0.4))
+                    if not in_flight(counts(db_url), len(new_ids) + len(expected)):
+                        continue
                 victim_id = worker_id(victim, proc)
                 proc.kill()
                 wave += 1
