@@ -40,7 +40,6 @@ class Outcome(Enum):
     RETRY = "retry"  # failed this time; tried again after a back-off
     QUARANTINED = "quarantined"
     SKIPPED = "skipped"  # another worker finished it first
-    STOPPED = "stopped"  # the daemon is stopping: given back untouched
 
 
 @dataclass
