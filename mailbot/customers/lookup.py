@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, bindparam, select
 
 from mailbot.core.entitlement import Purchase
-from mailbot.store.models import Customer, CustomerAddress, PurchaseRecord
+from mailbot.store.group_reads import CUSTOMER_ADDRESSES, GroupReads
+from mailbot.store.models import Customer, PurchaseRecord
 
 
 @dataclass(frozen=True)
@@ -27,22 +28,28 @@ def parent_domains(domain: str) -> list[str]:
 
 
 # Built once: the lookup runs for every message.
-_ADDRESSES = select(CustomerAddress.kind, CustomerAddress.value, CustomerAddress.customer_id).where(
-    CustomerAddress.value.in_(bindparam("values", expanding=True))
-)
 _CUSTOMER = select(Customer.external_id, Customer.name, Customer.timezone).where(Customer.id == bindparam("customer_pk"))
 _PURCHASES = select(
     PurchaseRecord.product, PurchaseRecord.kind, PurchaseRecord.plan, PurchaseRecord.paid_at, PurchaseRecord.starts_at, PurchaseRecord.ends_at
 ).where(PurchaseRecord.customer_id == bindparam("customer_pk"))
 
 
-def find_customer(conn: Connection, address: str) -> CustomerMatch | None:
+def candidates(address: str) -> list[tuple[str, str]]:
+    """What a sender may be known by, the most specific first: the address, its domain, the parent domains."""
     address = address.lower()
     domain = address.rsplit("@", 1)[-1]
-    candidates = [("address", address)] + [("domain", d) for d in parent_domains(domain)]
-    rows = conn.execute(_ADDRESSES, {"values": [v for _, v in candidates]}).all()
-    by_key = {(kind, value): customer for kind, value, customer in rows}
-    for key in candidates:  # the most specific match wins
+    return [("address", address)] + [("domain", d) for d in parent_domains(domain)]
+
+
+def find_customer(conn: Connection, address: str, reads: GroupReads | None = None) -> CustomerMatch | None:
+    """The sender's customer and purchases; `reads`, when given, may already hold the addresses looked for."""
+    wanted = candidates(address)
+    values = [v for _, v in wanted]
+    if reads is not None and reads.asked_values.issuperset(values):
+        by_key = {key: reads.customer_keys[key] for key in wanted if key in reads.customer_keys}
+    else:
+        by_key = {(kind, value): customer for kind, value, customer in conn.execute(CUSTOMER_ADDRESSES, {"values": values})}
+    for key in wanted:  # the most specific match wins
         if key in by_key:
             customer_id = by_key[key]
             break

@@ -144,7 +144,7 @@ def file_message(
         # A forwarded notification, or a guessed address: it proves nothing about who writes.
         notes.append(f"agent reply address of ticket {token.ticket_id} used by someone not on that ticket: not proof")
         token = None
-    lookup = gather(writer.conn, mail, token, desk.signer, desk.message_id_domain)
+    lookup = gather(writer.conn, mail, token, desk.signer, desk.message_id_domain, writer.collected_ref, writer.reads)
     # The content's fingerprint is of the whole message (a bounded view would make long messages look alike).
     digests = [hashlib.sha256(part.payload).hexdigest() for part in whole.parts]
     fingerprint = content_fingerprint(whole.text, digests)

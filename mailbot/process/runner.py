@@ -16,12 +16,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from mailbot import failpoints, telemetry
 from mailbot.core.backoff import backoff
 from mailbot.core.ticket_states import InboundStatus
+from mailbot.customers.lookup import candidates
 from mailbot.logs import log
 from mailbot.process.analysis_worker import Analyzer, Attempt, Prepared
 from mailbot.process.desk import RunnerContext
 from mailbot.process.filing import Filed, file_message
 from mailbot.process.prepare_ahead import PrepareAhead
+from mailbot.process.thread_lookup import named_ids
 from mailbot.store.db import unit_of_work
+from mailbot.store.group_reads import GroupReads, read_for_group
 from mailbot.store.journal import add_event
 from mailbot.store.models import Inbound, InboundRaw
 from mailbot.store.writer import Writer
@@ -139,11 +142,17 @@ class AlreadyHandled(Exception):
     """Another worker finished this row first (its lease ran out while we worked): roll ours back."""
 
 
-# A group is filed in one transaction, one savepoint per message: what the analysis worker has ready, up to
-# GROUP_MAX messages, waiting at most GROUP_LINGER_SECONDS after the first for more (never when the claim
-# batch has no more: a lone message is filed at once). A group commits once it has taken GROUP_MAX_SECONDS,
-# and the rest of it goes into the next: on SQLite the transaction holds the one write lock that intake and
-# the sender wait for, and a crash takes back at most that much work.
+# A group is filed in one transaction: what the analysis worker has ready, up to GROUP_MAX messages, waiting
+# at most GROUP_LINGER_SECONDS after the first for more (never when the claim batch has no more: a lone
+# message is filed at once). A group commits once it has taken GROUP_MAX_SECONDS, and the rest of it goes into
+# the next: on SQLite the transaction holds the one write lock that intake and the sender wait for, and a crash
+# takes back at most that much work.
+#
+# A group is first filed straight through: no savepoint, write-only rows and the inbound marks sent once at
+# the end. If anything in it raises (or another worker finished one of its messages first), the whole
+# transaction is rolled back and the group filed again carefully, one savepoint per message, everything sent
+# after each message: the message that raises rolls back only itself and is retried or quarantined. Filing
+# depends only on the database and the prepared analysis, so the second pass decides what the first would have.
 GROUP_MAX = CLAIM_BATCH
 GROUP_LINGER_SECONDS = 0.1
 GROUP_MAX_SECONDS = 0.25
@@ -167,8 +176,20 @@ class _Result:
     filed: Filed | None = None
     now: datetime | None = None
 
+    def mark(self) -> dict[str, object]:
+        """The parameters of _MARK_DONE for a filed message."""
+        assert self.filed is not None
+        status = InboundStatus.DUPLICATE if self.filed.duplicate else InboundStatus.FILED
+        return {"row_pk": self.claim.row_id, "new_status": status.value, "ticket_pk": self.filed.ticket_id, "done_at": self.now}
 
-def _file_one(writer: Writer, ctx: RunnerContext, claim: Claim, prepared: Prepared, after: AfterFiling | None, now: datetime) -> _Result:
+
+class _FiledElsewhere(Exception):
+    """Straight through, a group found that another worker had finished one of its messages: file it carefully."""
+
+
+def _file_one(
+    writer: Writer, ctx: RunnerContext, claim: Claim, prepared: Prepared, after: AfterFiling | None, now: datetime, careful: bool,
+) -> _Result:
     filed = file_message(
         writer, claim.row_id, prepared.mail, ctx.desk, now, received_at=claim.received_at, analysis=prepared.analysis, history=claim.history,
     )
@@ -176,13 +197,15 @@ def _file_one(writer: Writer, ctx: RunnerContext, claim: Claim, prepared: Prepar
         after(writer, claim.row_id, filed, now)
     if not filed.duplicate and (filed.ticket.changes or not filed.new_ticket):
         filed.ticket.save(writer.conn, now)
-    writer.flush()
-    status = InboundStatus.DUPLICATE if filed.duplicate else InboundStatus.FILED
-    marked = writer.conn.execute(_MARK_DONE, {"row_pk": claim.row_id, "new_status": status.value, "ticket_pk": filed.ticket_id, "done_at": now})
-    if marked.rowcount != 1:
-        raise AlreadyHandled()
+    result = _Result(claim, Outcome.DUPLICATE if filed.duplicate else Outcome.FILED, filed, now)
+    if careful:
+        writer.flush()
+        if writer.conn.execute(_MARK_DONE, result.mark()).rowcount != 1:
+            raise AlreadyHandled()
+    else:
+        writer.flush_read_back()
     failpoints.reached("process.before_commit")
-    return _Result(claim, Outcome.DUPLICATE if filed.duplicate else Outcome.FILED, filed, now)
+    return result
 
 
 def _transient(exc: Exception) -> bool:
@@ -194,31 +217,61 @@ def _file_group(
     sessions: sessionmaker[Session], ctx: RunnerContext, group: list[tuple[Claim, Attempt]], after: AfterFiling | None,
     should_stop: Callable[[], bool],
 ) -> tuple[list[_Result], list[tuple[Claim, Attempt]]]:
-    """File a group of prepared messages in one transaction, each in a savepoint of its own: a message that
-    raises rolls back only itself and is retried or quarantined. Returns the results and what was not filed:
-    the daemon is stopping, or the transaction has run for GROUP_MAX_SECONDS (the caller files the rest)."""
+    """File a group of prepared messages in one transaction, straight through, or carefully if that raised.
+    Returns the results and what was not filed: the daemon is stopping, or the transaction has run for
+    GROUP_MAX_SECONDS (the caller files the rest)."""
+    try:
+        return _file_group_pass(sessions, ctx, group, after, should_stop, careful=False)
+    except Exception as exc:
+        log(logger, logging.DEBUG, "inbound.group_refiled", messages=len(group), error=type(exc).__name__)
+    return _file_group_pass(sessions, ctx, group, after, should_stop, careful=True)
+
+
+def _read_for_group(writer: Writer, group: list[tuple[Claim, Attempt]]) -> GroupReads:
+    """The stored Message-IDs and customer addresses the group's messages name, in one query each."""
+    ids: list[str] = []
+    values: list[str] = []
+    for _, attempt in group:
+        if attempt.prepared is not None:
+            mail = attempt.prepared.analysis.mail
+            named, own = named_ids(mail)
+            ids += named + own
+            if mail.sender is not None:
+                values += [value for _, value in candidates(mail.sender.addr)]
+    return read_for_group(writer.conn, ids, values)
+
+
+def _file_group_pass(
+    sessions: sessionmaker[Session], ctx: RunnerContext, group: list[tuple[Claim, Attempt]], after: AfterFiling | None,
+    should_stop: Callable[[], bool], careful: bool,
+) -> tuple[list[_Result], list[tuple[Claim, Attempt]]]:
     results: list[_Result] = []
+    rest: list[tuple[Claim, Attempt]] = []
     began = time.monotonic()
     with unit_of_work(sessions) as session:
         writer = Writer(session.connection())
+        if not careful:
+            writer.reads = _read_for_group(writer, group)
         for i, (claim, attempt) in enumerate(group):
-            if should_stop():
-                return results, group[i:]
-            if i and time.monotonic() - began > GROUP_MAX_SECONDS:
-                return results, group[i:]
-
+            if should_stop() or (i and time.monotonic() - began > GROUP_MAX_SECONDS):
+                rest = group[i:]
+                break
             if attempt.prepared is None:
                 outcome = _record_failure(session, ctx, claim, attempt.failure or "analysis failed", attempt.permanent, attempt.stopped_in)
                 results.append(_Result(claim, outcome))
                 continue
             now = ctx.clock.now()
+            if not careful:
+                results.append(_file_one(writer, ctx, claim, attempt.prepared, after, now, careful=False))
+                continue
+            mark = writer.mark()
             try:
                 with writer.conn.begin_nested():
-                    results.append(_file_one(writer, ctx, claim, attempt.prepared, after, now))
+                    results.append(_file_one(writer, ctx, claim, attempt.prepared, after, now, careful=True))
             except AlreadyHandled:
                 results.append(_Result(claim, Outcome.SKIPPED))
             except Exception as exc:
-                writer = Writer(session.connection())  # whatever the failed message had collected is gone
+                writer.back_to(mark)  # whatever the failed message had collected is gone
                 status = session.scalar(select(Inbound.status).where(Inbound.id == claim.row_id))
                 if status is not None and status != InboundStatus.RECEIVED:
                     # Another worker filed it while we worked (its claim ran out, or ours did): their commit stands.
@@ -231,7 +284,12 @@ def _file_group(
                 else:
                     reason = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}"
                     results.append(_Result(claim, _record_failure(session, ctx, claim, reason, permanent=False)))
-    return results, []
+        if not careful:
+            writer.flush()
+            marks = [r.mark() for r in results if r.filed is not None]
+            if marks and writer.conn.execute(_MARK_DONE, marks).rowcount != len(marks):
+                raise _FiledElsewhere()
+    return results, rest
 
 
 def _filed(result: _Result) -> None:

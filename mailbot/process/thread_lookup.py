@@ -5,6 +5,7 @@ At most three indexed queries, and none for a first message that names nothing: 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, bindparam, select
@@ -16,7 +17,8 @@ from mailbot.core.mail import InboundMail
 from mailbot.core.subject import ticket_tags
 from mailbot.core.thread_match import ThreadFacts
 from mailbot.core.tokens import ReplyToken, Signer
-from mailbot.store.models import Attachment, MessageRef, Participant, Ticket, TicketMessage
+from mailbot.store.group_reads import STORED_REFS, GroupReads
+from mailbot.store.models import Attachment, Participant, Ticket, TicketMessage
 
 _RECIPIENT_HEADERS = ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To", "Resent-To")
 # Linear-time: with a backtracking engine a long header without "@" costs its length squared.
@@ -24,7 +26,6 @@ _ADDRESSISH = compile_linear(r"[^\s<>,;:\"()\[\]]+@[^\s<>,;:\"()\[\]]+")
 
 
 # Built once: these run for every message.
-_REFS = select(MessageRef.message_id, MessageRef.ticket_id).where(MessageRef.message_id.in_(bindparam("ids", expanding=True)))
 _EXISTING = select(Ticket.id).where(Ticket.id.in_(bindparam("ids", expanding=True)))
 _PARTICIPATES = select(Participant.ticket_id).where(
     Participant.ticket_id.in_(bindparam("ids", expanding=True)), Participant.address == bindparam("address"), Participant.role != "guest"
@@ -47,21 +48,38 @@ def find_token(mail: InboundMail, signer: Signer, base_address: str, kinds: tupl
     return None
 
 
+def named_ids(mail: InboundMail) -> tuple[list[str], list[str]]:
+    """The Message-IDs `mail` points at (References, In-Reply-To, the message a delivery report returns), and
+    its own Message-ID (a list of at most one)."""
+    # A delivery report answers the message it returns, whose Message-ID it quotes in an attached part.
+    returned = returned_message_ids(mail) if mail.content_type == "multipart/report" else []
+    ids = [m for m in dict.fromkeys([*mail.thread_ids, *returned]) if m != mail.message_id]
+    return ids, ([mail.message_id] if mail.message_id else [])
+
+
 @dataclass(frozen=True)
 class Lookup:
     facts: ThreadFacts
     seen_before: bool  # the message's own Message-ID is already stored: maybe a second copy of it
 
 
-def gather(conn: Connection, mail: InboundMail, token: ReplyToken | None, signer: Signer, domain: str) -> Lookup:
-    # A delivery report answers the message it returns, whose Message-ID it quotes in an attached part.
-    returned = returned_message_ids(mail) if mail.content_type == "multipart/report" else []
-    ids = [m for m in dict.fromkeys([*mail.thread_ids, *returned]) if m != mail.message_id]
-    own = [mail.message_id] if mail.message_id else []
+def gather(
+    conn: Connection, mail: InboundMail, token: ReplyToken | None, signer: Signer, domain: str,
+    collected: Callable[[str], int | None] = lambda message_id: None, reads: GroupReads | None = None,
+) -> Lookup:
+    """The facts for threading `mail`; `collected` answers for Message-IDs this transaction filed and has not
+    sent to the database yet (a stored Message-ID keeps its ticket, as the INSERT that skips duplicates does);
+    `reads`, when given, holds the stored Message-IDs its group names, read at once for the whole group."""
+    ids, own = named_ids(mail)
     refs: dict[str, int] = {}
     if ids or own:
-        rows = conn.execute(_REFS, {"ids": ids + own})
-        refs = {mid: ticket for mid, ticket in rows}
+        if reads is not None and reads.asked_ids.issuperset(ids + own):
+            refs = {mid: reads.refs[mid] for mid in ids + own if mid in reads.refs}
+        else:
+            refs = {mid: ticket for mid, ticket in conn.execute(STORED_REFS, {"ids": ids + own})}
+        for mid in ids + own:
+            if mid not in refs and (ticket := collected(mid)) is not None:
+                refs[mid] = ticket
 
     # Every ticket number claimed by a proof that does not come from our own table: check they exist, at once.
     signed = {mid: signer.ticket_of_message_id(mid, domain) for mid in ids if mid not in refs}

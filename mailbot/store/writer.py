@@ -1,13 +1,17 @@
-"""Writes of one message's processing, collected and sent as one multi-row INSERT per table at the end.
+"""Writes of a transaction's processing, collected and sent as one multi-row INSERT per table.
 
 The per-message path is the hot path of the daemon: going through SQLAlchemy Core on the transaction's
 connection, and one statement per table instead of one per row, is several times faster than ORM units of
-work here, with the same single transaction around it.
+work here, with the same single transaction around it. Processing files a group of messages in one
+transaction: rows nobody reads back while filing (events, attachments, their content, Message-IDs, which
+the writer itself answers for) wait for the end of the group, the rest are sent after each message.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from mailbot.core.mail import Part
+from mailbot.store.group_reads import GroupReads
 from mailbot.store.models import (
     Attachment,
     AutoReply,
@@ -41,6 +46,16 @@ _IDEMPOTENT: dict[str, list[str]] = {
 }
 # Parents before children, for the foreign keys.
 _ORDER = [Blob, TicketMessage, Attachment, MessageRef, Participant, Outbox, AutoReply, Suppression, Escalation, Event]
+# Rows that filing never reads back from the database within its transaction: they can wait for the end of a
+# group. Message-IDs are read back (threading), but only through `ticket_of_message_id`, which looks here first.
+_WRITE_ONLY = frozenset(m.__tablename__ for m in (Blob, Attachment, MessageRef, Event))
+
+
+@dataclass(frozen=True)
+class Mark:
+    """How many rows each table had collected: `Writer.back_to` forgets what came after."""
+
+    counts: tuple[tuple[str, int], ...]
 
 
 def _table(model: type[Any]) -> Table:
@@ -92,7 +107,9 @@ class Writer:
         self.conn = conn
         self.dialect = conn.dialect.name
         self._rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        self._seen: set[tuple[str, tuple[Any, ...]]] = set()
+        self._seen: dict[str, set[tuple[Any, ...]]] = defaultdict(set)
+        self._refs: dict[str, int] = {}  # Message-IDs collected and not yet sent: the first ticket keeps it
+        self.reads: GroupReads | None = None  # read once for a filing group (process/runner.py), else None
 
     # immediate ---------------------------------------------------------------------------------------
     def insert_id(self, model: type[Any], **values: Any) -> int:
@@ -104,10 +121,10 @@ class Writer:
         name = _table(model).name
         key_cols = _IDEMPOTENT.get(name)
         if key_cols is not None and all(values.get(c) is not None for c in key_cols):
-            key = (name, tuple(values[c] for c in key_cols))
-            if key in self._seen:
+            key = tuple(values[c] for c in key_cols)
+            if key in self._seen[name]:
                 return
-            self._seen.add(key)
+            self._seen[name].add(key)
         self._rows[name].append(values)
 
     def event(self, ticket_id: int | None, kind: str, now: datetime, inbound_id: int | None = None, **detail: Any) -> None:
@@ -117,6 +134,11 @@ class Writer:
         """Record that `message_id` belongs to the ticket (the first ticket to claim an id keeps it)."""
         if message_id:
             self.add(MessageRef, message_id=message_id, ticket_id=ticket_id)
+            self._refs.setdefault(message_id, ticket_id)
+
+    def collected_ref(self, message_id: str) -> int | None:
+        """The ticket of a Message-ID collected in this transaction and not sent yet (a stored one wins)."""
+        return self._refs.get(message_id)
 
     def participant(self, ticket_id: int, address: str, name: str, role: str, now: datetime) -> None:
         """Add `address` to the ticket unless it is there already (in whatever role)."""
@@ -135,12 +157,37 @@ class Writer:
             sha256=digest,
         )
 
+    # a message's share of a group ----------------------------------------------------------------------
+    def mark(self) -> Mark:
+        return Mark(tuple((name, len(rows)) for name, rows in self._rows.items()))
+
+    def back_to(self, mark: Mark) -> None:
+        """Forget the rows collected since `mark` (the message that collected them was rolled back)."""
+        kept = dict(mark.counts)
+        for name in list(self._rows):
+            del self._rows[name][kept.get(name, 0):]
+            key_cols = _IDEMPOTENT.get(name)
+            if key_cols is not None:
+                self._seen[name] = {tuple(r[c] for c in key_cols) for r in self._rows[name] if all(r.get(c) is not None for c in key_cols)}
+        self._refs = {}
+        for row in self._rows.get(MessageRef.__tablename__, []):
+            self._refs.setdefault(row["message_id"], row["ticket_id"])
+
+    def flush_read_back(self) -> None:
+        """Send the rows that later statements of the transaction may read; the write-only ones wait."""
+        self._send(lambda name: name not in _WRITE_ONLY)
+
     def flush(self) -> None:
         """Send everything collected: one INSERT per table, duplicates of idempotent keys skipped."""
+        self._send(lambda name: True)
+        self._refs.clear()
+
+    def _send(self, which: Callable[[str], bool]) -> None:
         for model in _ORDER:
             table = _table(model)
-            rows = self._rows.pop(table.name, None)
-            if not rows:
+            if not which(table.name):
                 continue
-            self.conn.execute(_flush_insert(table, self.dialect), _same_keys(table, rows))
-        self._seen.clear()
+            rows = self._rows.pop(table.name, None)
+            self._seen.pop(table.name, None)
+            if rows:
+                self.conn.execute(_flush_insert(table, self.dialect), _same_keys(table, rows))

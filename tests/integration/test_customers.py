@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import func, select
 
 from mailbot.app import App
-from mailbot.customers.lookup import find_customer
+from mailbot.customers.lookup import candidates, find_customer
 from mailbot.store.db import unit_of_work
+from mailbot.store.group_reads import read_for_group
 from mailbot.store.models import Customer, CustomerAddress, PurchaseRecord
 from mailbot.time_source import FixedClock
 from tests.support.cli import run_mailbot
@@ -81,6 +82,13 @@ def test_lookup_by_address_then_domain(app: App, tmp_path: Path) -> None:
         assert anyone is not None and anyone.external_id == "C2" and anyone.matched == "domain bigcorp.example"
         assert find_customer(conn, "stranger@elsewhere.example") is None
         assert find_customer(conn, "x@notbigcorp.example") is None
+        # A filing group reads every sender's addresses and domains at once: the answers are the same.
+        senders = ["Alice@Customer.example", "ceo@mail.bigcorp.example", "stranger@elsewhere.example", "x@notbigcorp.example"]
+        reads = read_for_group(conn, [], [value for a in senders for _, value in candidates(a)])
+        for address in senders:
+            assert find_customer(conn, address, reads) == find_customer(conn, address)
+        # An address the group did not ask about is looked up as before.
+        assert find_customer(conn, "billing@customer.example", reads) == find_customer(conn, "billing@customer.example") is not None
 
 
 def test_show_command_explains_the_entitlement(app: App, tmp_path: Path) -> None:

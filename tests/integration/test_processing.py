@@ -291,3 +291,44 @@ def test_a_group_past_its_time_commits_and_the_rest_goes_on(
     assert file_all(sessions, ctx).done == 6
     assert commits[0] >= 6
     assert len(tickets(sessions)) == 6
+
+
+def test_a_message_another_worker_filed_meanwhile_is_skipped_and_the_group_goes_in(
+    sessions: sessionmaker[Session], clock: FixedClock, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mailbot.process import runner
+
+    ctx = make_context(clock)
+    ids = deliver(sessions, clock, *[customer_mail(f"c{i}@customer.example", f"q{i}") for i in range(5)])
+    claim = runner._claim
+
+    def claim_then_lose_one(*args, **kwargs):  # another worker, whose lease on row 3 ran out, files it first
+        claims = claim(*args, **kwargs)
+        with unit_of_work(sessions) as s:
+            s.get_one(Inbound, ids[3]).status = "filed"
+        return claims
+
+    monkeypatch.setattr(runner, "_claim", claim_then_lose_one)
+    stats = process_pending(sessions, ctx)
+    assert (stats.done, stats.retried, stats.quarantined) == (4, 0, 0)
+    # Filed straight through, the group found row 3 taken when marking: it was filed again, carefully, without it.
+    assert sorted(t.subject for t in tickets(sessions)) == ["q0", "q1", "q2", "q4"]
+    with unit_of_work(sessions) as s:
+        lost = s.get_one(Inbound, ids[3])
+        assert (lost.status, lost.ticket_id) == ("filed", None)
+
+
+def test_two_copies_of_a_message_in_one_group_are_filed_once(sessions: sessionmaker[Session], clock: FixedClock) -> None:
+    ctx = make_context(clock)
+    mail = customer_mail("alice@customer.example", "Printer on fire", message_id="fire@customer.example")
+    answer = customer_mail("alice@customer.example", "Re: Printer on fire", extra="References: <fire@customer.example>\r\n")
+    # The same message from two mailboxes, and a follow-up, all in one group.
+    deliver(sessions, clock, mail, b"Delivered-To: sales@example.com\r\n" + mail, answer)
+    commits = _commits(sessions)
+    stats = file_all(sessions, ctx)
+    assert (stats.done, stats.duplicates) == (2, 1)
+    assert commits[0] <= 4, commits[0]
+    [ticket] = tickets(sessions)
+    assert [m.subject for m in messages_of(sessions, ticket.id)] == ["Printer on fire", "Re: Printer on fire"]
+    with unit_of_work(sessions) as s:
+        assert s.scalar(select(func.count()).select_from(MessageRef).where(MessageRef.message_id == "fire@customer.example")) == 1

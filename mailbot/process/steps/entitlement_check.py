@@ -18,7 +18,7 @@ class CheckEntitlement:
             # and with no entitlement decided no response clock starts for them.
             return
         mail, ticket, terms = ctx.mail, ctx.ticket, ctx.policy.terms
-        found = find_customer(ctx.writer.conn, mail.sender.addr) if mail.sender else None
+        found = find_customer(ctx.writer.conn, mail.sender.addr, ctx.writer.reads) if mail.sender else None
         if found is None:
             ent = decide_entitlement([], terms.plans, ctx.now, terms.desk_zone)
             why = "sender not found among customers" if mail.sender else "no usable sender address"
