@@ -11,6 +11,7 @@ from mailbot.core.mail import Address
 from mailbot.core.tokens import Signer
 from mailbot.outbox.compose import Outgoing, compose
 from mailbot.store.models import AutoReply, Outbox, Suppression, TicketMessage
+from mailbot.store.group_reads import AUTO_REPLY_WINDOW
 from mailbot.store.writer import Writer
 
 
@@ -108,13 +109,26 @@ _AUTO_REPLIES_SINCE = select(func.count()).select_from(AutoReply).where(AutoRepl
 _SUPPRESSION_OF = select(Suppression.at, Suppression.reason).where(Suppression.address == bindparam("address"))
 
 
-def auto_replies_today(conn: Connection, address: str, now: datetime) -> int:
-    return int(conn.execute(_AUTO_REPLIES_SINCE, {"address": address, "since": now - timedelta(days=1)}).scalar_one())
+def auto_replies_today(writer: Writer, address: str, now: datetime) -> int:
+    """Automatic replies to `address` in the last AUTO_REPLY_WINDOW: stored (or read for the group) and collected."""
+    since = now - AUTO_REPLY_WINDOW
+    reads = writer.reads
+    if reads is not None and address in reads.asked_targets and reads.replies_since is not None and since >= reads.replies_since:
+        stored = sum(1 for at in reads.auto_replies.get(address, ()) if at > since)
+    else:
+        stored = int(writer.conn.execute(_AUTO_REPLIES_SINCE, {"address": address, "since": since}).scalar_one())
+    return stored + writer.collected_auto_replies(address, since)
 
 
-def suppression_of(conn: Connection, address: str) -> tuple[datetime, str] | None:
-    row = conn.execute(_SUPPRESSION_OF, {"address": address}).first()
-    return (row[0], row[1]) if row is not None else None
+def suppression_of(writer: Writer, address: str) -> tuple[datetime, str] | None:
+    """(when, why) if `address` gets no automatic mail: stored (or read for the group), else collected."""
+    reads = writer.reads
+    if reads is not None and address in reads.asked_targets:
+        stored = reads.suppressions.get(address)
+    else:
+        row = writer.conn.execute(_SUPPRESSION_OF, {"address": address}).first()
+        stored = (row[0], row[1]) if row is not None else None
+    return stored if stored is not None else writer.collected_suppression(address)
 
 
 def reply_target(reply_to: tuple[Address, ...], sender: Address | None) -> Address | None:

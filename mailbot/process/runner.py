@@ -21,6 +21,7 @@ from mailbot.logs import log
 from mailbot.process.analysis_worker import Analyzer, Attempt, Prepared
 from mailbot.process.desk import RunnerContext
 from mailbot.process.filing import Filed, file_message
+from mailbot.outbox.enqueue import reply_target
 from mailbot.process.prepare_ahead import PrepareAhead
 from mailbot.process.thread_lookup import named_ids
 from mailbot.store.db import unit_of_work
@@ -227,10 +228,12 @@ def _file_group(
     return _file_group_pass(sessions, ctx, group, after, should_stop, careful=True)
 
 
-def _read_for_group(writer: Writer, group: list[tuple[Claim, Attempt]]) -> GroupReads:
-    """The stored Message-IDs and customer addresses the group's messages name, in one query each."""
+def _read_for_group(writer: Writer, group: list[tuple[Claim, Attempt]], now: datetime) -> GroupReads:
+    """What the group's messages will look up, in one query each: the stored Message-IDs they name, their
+    senders' customer addresses, and the automatic replies and suppressions of the addresses answers go to."""
     ids: list[str] = []
     values: list[str] = []
+    targets: list[str] = []
     for _, attempt in group:
         if attempt.prepared is not None:
             mail = attempt.prepared.analysis.mail
@@ -238,7 +241,9 @@ def _read_for_group(writer: Writer, group: list[tuple[Claim, Attempt]]) -> Group
             ids += named + own
             if mail.sender is not None:
                 values += [value for _, value in candidates(mail.sender.addr)]
-    return read_for_group(writer.conn, ids, values)
+            if (target := reply_target(mail.reply_to, mail.sender)) is not None:
+                targets.append(target.addr)
+    return read_for_group(writer.conn, now, ids, values, targets)
 
 
 def _file_group_pass(
@@ -251,7 +256,7 @@ def _file_group_pass(
     with unit_of_work(sessions) as session:
         writer = Writer(session.connection())
         if not careful:
-            writer.reads = _read_for_group(writer, group)
+            writer.reads = _read_for_group(writer, group, ctx.clock.now())
         for i, (claim, attempt) in enumerate(group):
             if should_stop() or (i and time.monotonic() - began > GROUP_MAX_SECONDS):
                 rest = group[i:]

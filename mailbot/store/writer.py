@@ -47,8 +47,9 @@ _IDEMPOTENT: dict[str, list[str]] = {
 # Parents before children, for the foreign keys.
 _ORDER = [Blob, TicketMessage, Attachment, MessageRef, Participant, Outbox, AutoReply, Suppression, Escalation, Event]
 # Rows that filing never reads back from the database within its transaction: they can wait for the end of a
-# group. Message-IDs are read back (threading), but only through `ticket_of_message_id`, which looks here first.
-_WRITE_ONLY = frozenset(m.__tablename__ for m in (Blob, Attachment, MessageRef, Event))
+# group. Message-IDs, automatic replies and suppressions are read back (threading, the daily cap, bounces), but
+# through `collected_ref`, `collected_auto_replies` and `collected_suppression`, which look here as well.
+_WRITE_ONLY = frozenset(m.__tablename__ for m in (Blob, Attachment, MessageRef, AutoReply, Suppression, Event))
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,17 @@ class Writer:
         """The ticket of a Message-ID collected in this transaction and not sent yet (a stored one wins)."""
         return self._refs.get(message_id)
 
+    def collected_auto_replies(self, address: str, since: datetime) -> int:
+        """Automatic replies to `address` collected and not sent yet, later than `since`."""
+        return sum(1 for r in self._rows.get(AutoReply.__tablename__, ()) if r["address"] == address and r["at"] > since)
+
+    def collected_suppression(self, address: str) -> tuple[datetime, str] | None:
+        """(when, why) of a suppression of `address` collected and not sent yet."""
+        for r in self._rows.get(Suppression.__tablename__, ()):
+            if r["address"] == address:
+                return r["at"], r["reason"]
+        return None
+
     def participant(self, ticket_id: int, address: str, name: str, role: str, now: datetime) -> None:
         """Add `address` to the ticket unless it is there already (in whatever role)."""
         self.add(Participant, ticket_id=ticket_id, address=address, name=name, role=role, added_at=now)
@@ -181,6 +193,7 @@ class Writer:
         """Send everything collected: one INSERT per table, duplicates of idempotent keys skipped."""
         self._send(lambda name: True)
         self._refs.clear()
+        self.reads = None  # what was read for the group no longer covers what the database now holds
 
     def _send(self, which: Callable[[str], bool]) -> None:
         for model in _ORDER:

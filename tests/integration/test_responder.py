@@ -153,6 +153,15 @@ def test_daily_cap_per_address(app: App, clock: FixedClock) -> None:
     assert len(outbox(app, "ack")) == 11
 
 
+def test_daily_cap_counts_the_replies_of_the_same_group(app: App) -> None:
+    # Four answered one by one, then eight in one filing group: the cap sees the stored and the group's own.
+    for i in range(4):
+        run(app, customer_mail("eager@customer.example", f"question {i}"))
+    run(app, *[customer_mail("eager@customer.example", f"question {i}") for i in range(4, 12)])
+    assert len(outbox(app, "ack")) == 10
+    assert len(events(app, "reply.skipped")) == 2
+
+
 def bounce_for(ack: Outbox, with_token: bool) -> bytes:
     raw = data("dsn-postfix.eml")
     to = ack.mail_from if with_token else "support@example.com"
@@ -173,6 +182,17 @@ def test_bounce_stops_automatic_mail_to_the_address(app: App) -> None:
         # The bounce joined the ticket it was about, through the signed bounce address.
         assert s.scalars(select(TicketMessage.ticket_id).where(TicketMessage.direction == "in")).all() == [1, 1]
     run(app, customer_mail("gone@customer.example", "another question"))
+    assert len(outbox(app, "ack")) == 1
+    assert "gets no automatic mail" in events(app, "reply.skipped")[-1].detail["reason"]
+
+
+def test_a_bounce_stops_the_answer_to_a_message_of_its_own_group(app: App) -> None:
+    run(app, customer_mail("gone@customer.example", "question"))
+    [ack] = outbox(app)
+    with unit_of_work(app.sessions) as s:
+        s.get_one(Outbox, ack.id).status = "sent"
+    # The bounce and the next question are filed in one group: the suppression counts at once.
+    run(app, bounce_for(ack, with_token=True), customer_mail("gone@customer.example", "another question"))
     assert len(outbox(app, "ack")) == 1
     assert "gets no automatic mail" in events(app, "reply.skipped")[-1].detail["reason"]
 

@@ -44,10 +44,10 @@ class Acknowledge:
         too_old = too_old_to_acknowledge(ctx.mail.headers, ctx.filed.received_at or ctx.now, self.max_age_hours)
         if too_old is not None:
             return too_old
-        blocked = suppression_of(ctx.writer.conn, target.addr)
+        blocked = suppression_of(ctx.writer, target.addr)
         if blocked is not None:
             return f"{target.addr} gets no automatic mail since {blocked[0]:%Y-%m-%d}: {blocked[1]}"
-        sent = auto_replies_today(ctx.writer.conn, target.addr, ctx.now)
+        sent = auto_replies_today(ctx.writer, target.addr, ctx.now)
         if sent >= self.max_per_day:
             return f"{target.addr} already got {sent} automatic replies in the last 24 hours (limit {self.max_per_day})"
         return None

@@ -59,6 +59,7 @@ class RecordBounce:
             ctx.event("bounce.ignored", reason=f"the bounced message was not sent to {', '.join(stray[:20])}: suppresses nothing")
         ticket_id = sent[0].ticket_id or ctx.ticket.id
         already = set(conn.execute(select(Suppression.address).where(Suppression.address.in_([f.address for f in proven]))).scalars())
+        already |= {f.address for f in proven if writer.collected_suppression(f.address) is not None}  # earlier in this group
         for failure in proven:
             if failure.address in already:
                 continue
