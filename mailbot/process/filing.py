@@ -167,6 +167,7 @@ def file_message(
     follows: int | None = None
     # History is threaded by when it was written, not by when it is imported.
     written = (mail_time(mail.headers, received_at or now).at or now) if history else now
+    old: TicketState | None = None
     if decision.ticket_id is not None and agent is None:
         old = load_ticket(writer.conn, decision.ticket_id)
         if old.status == TicketStatus.CLOSED and old.closed_at is not None and written - old.closed_at > timedelta(days=desk.reopen_days):
@@ -185,8 +186,8 @@ def file_message(
         writer.event(ticket.id, "ticket.opened", now, inbound_id=inbound_id, customer=sender, follows=follows)
     else:
         assert decision.ticket_id is not None
-        ticket = load_ticket(writer.conn, decision.ticket_id)
-    seat, seat_note = _seat(writer, ticket, mail, agent is not None, new, desk)
+        ticket = old if old is not None and old.id == decision.ticket_id else load_ticket(writer.conn, decision.ticket_id)
+    seat, seat_note, on_record = _seat(writer, ticket, mail, agent is not None, new, desk)
     if seat_note:
         notes.append(seat_note)
     if not new:
@@ -221,7 +222,7 @@ def file_message(
         # Same Message-ID and sender, different content: a second message, filed, and the reuse said.
         writer.event(ticket.id, "message.id_reused", now, inbound_id=inbound_id, message_id=mail.message_id, earlier_message=reused_from, message=message_row_id)
 
-    if seat and sender:
+    if seat and sender and not on_record:
         writer.participant(ticket.id, sender, sender_name, seat, now)
     if new:
         opening = seats.first_message_seats(mail, sender, desk)
@@ -245,16 +246,20 @@ def file_message(
     )
 
 
-def _seat(writer: Writer, ticket: TicketState, mail: InboundMail, is_agent: bool, new: bool, desk: Desk) -> tuple[str, str]:
-    """The sender's role on the ticket, and a note for the event log when a stranger became a guest."""
+def _seat(writer: Writer, ticket: TicketState, mail: InboundMail, is_agent: bool, new: bool, desk: Desk) -> tuple[str, str, bool]:
+    """The sender's role on the ticket, a note for the event log when a stranger became a guest, and whether
+    the ticket has the sender on record already (then nothing is added)."""
     if mail.sender is None:
         # Nobody to give a seat to: on an existing ticket it is a guest's message, changing nothing.
-        return ("", "") if new else (seats.GUEST, "no usable sender address: filed as a guest's message, sent nothing")
+        return ("", "", False) if new else (seats.GUEST, "no usable sender address: filed as a guest's message, sent nothing", False)
     if is_agent:
-        return "agent", ""
+        return "agent", "", False
     if new:
-        return "customer", ""
-    return seats.seat_for_writer(writer.conn, ticket.id, ticket.customer, mail.sender.addr, desk)
+        return "customer", "", False
+    known = seats.role_of(writer.conn, ticket.id, mail.sender.addr)
+    if known is not None:
+        return known, "", True
+    return (*seats.seat_for_stranger(ticket.customer, mail.sender.addr, desk), False)
 
 
 def _may_use_agent_token(conn: Connection, token: ReplyToken, mail: InboundMail, desk: Desk) -> bool:

@@ -46,11 +46,8 @@ def role_of(conn: Connection, ticket_id: int, address: str) -> str | None:
     return conn.execute(_ROLE_OF, {"ticket_pk": ticket_id, "address": address}).scalar()
 
 
-def seat_for_writer(conn: Connection, ticket_id: int, customer: str, sender: str, desk: Desk) -> tuple[str, str]:
-    """The role someone writing to an existing ticket has or gets, and why (empty when nothing changed)."""
-    known = role_of(conn, ticket_id, sender)
-    if known is not None:
-        return known, ""
+def seat_for_stranger(customer: str, sender: str, desk: Desk) -> tuple[str, str]:
+    """The role someone not on record gets when they write to an existing ticket, and why."""
     if desk.colleagues_from_same_domain and customer and sender.rsplit("@", 1)[-1] == customer.rsplit("@", 1)[-1]:
         return "cc", f"{sender} writes from the domain of the ticket's customer {customer}: admitted (colleagues_from_same_domain)"
     return GUEST, f"{sender} is not a participant of this ticket: filed as a guest, sent nothing until an agent admits them with #cc add {sender}"
