@@ -77,7 +77,9 @@ class TicketState:
 STATE_FIELDS = [f.name for f in fields(TicketState) if f.name != "changes"]
 TICKET_COLUMNS = [getattr(Ticket, name) for name in STATE_FIELDS]
 # Built once: building a statement costs more than running it (these run for nearly every message).
-_LOAD_TICKET = select(*TICKET_COLUMNS).where(Ticket.id == bindparam("ticket_pk"))
+# FOR UPDATE (PostgreSQL; SQLite has one writer at a time anyway): two workers filing mail of one ticket take turns.
+_LOAD_TICKET = select(*TICKET_COLUMNS).where(Ticket.id == bindparam("ticket_pk")).with_for_update()
+_LOAD_TICKETS = select(*TICKET_COLUMNS).where(Ticket.id.in_(bindparam("ticket_pks", expanding=True))).order_by(Ticket.id).with_for_update()
 _SAVE_TICKET = update(Ticket).where(Ticket.id == bindparam("ticket_pk"))
 _SENDER_ON_TICKET = select(Participant.id).where(Participant.ticket_id == bindparam("ticket_pk"), Participant.address == bindparam("address"))
 
@@ -92,6 +94,51 @@ def state_from_row(row: Sequence[Any]) -> TicketState:
 
 def load_ticket(conn: Connection, ticket_id: int) -> TicketState:
     return state_from_row(conn.execute(_LOAD_TICKET, {"ticket_pk": ticket_id}).one())
+
+
+class GroupTickets:
+    """The tickets a filing group has read or opened, kept from one message to the next: each is read once
+    (all those its messages name by Message-ID in one query) and written once, when the group ends.
+
+    Only filing writes a ticket while a group's transaction is open; on PostgreSQL the rows are locked as they
+    are read (FOR UPDATE), so another worker's group on the same ticket waits for this one to commit instead
+    of writing over it.
+    """
+
+    def __init__(self) -> None:
+        self._states: dict[int, TicketState] = {}
+        self._touched: dict[int, datetime] = {}  # ticket → when a message of the group last changed it
+
+    def read(self, conn: Connection, ticket_ids: Sequence[int]) -> None:
+        wanted = sorted(set(ticket_ids) - self._states.keys())
+        for start in range(0, len(wanted), 1000):
+            for row in conn.execute(_LOAD_TICKETS, {"ticket_pks": wanted[start:start + 1000]}):
+                state = state_from_row(row)
+                self._states[state.id] = state
+
+    def load(self, conn: Connection, ticket_id: int) -> TicketState:
+        state = self._states.get(ticket_id)
+        if state is None:
+            state = self._states[ticket_id] = load_ticket(conn, ticket_id)
+        return state
+
+    def opened(self, state: TicketState) -> None:
+        self._states[state.id] = state
+
+    def touched(self, state: TicketState, now: datetime) -> None:
+        """A message was filed on the ticket: it is written at the end of the group, stamped `now`."""
+        self._touched[state.id] = now
+
+    def save_all(self, conn: Connection) -> None:
+        """One UPDATE per set of changed columns, for every ticket the group touched."""
+        by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for ticket_id, at in self._touched.items():
+            state = self._states[ticket_id]
+            by_columns.setdefault(tuple(sorted(state.changes)), []).append({"ticket_pk": ticket_id, "updated_at": at, **state.changes})
+            state.changes.clear()
+        for params in by_columns.values():
+            conn.execute(_SAVE_TICKET, params)
+        self._touched.clear()
 
 
 @dataclass(frozen=True)
@@ -127,9 +174,13 @@ class Filed:
 
 def file_message(
     writer: Writer, inbound_id: int, whole: InboundMail, desk: Desk, now: datetime, received_at: datetime | None = None,
-    analysis: MailAnalysis | None = None, history: bool = False,
+    analysis: MailAnalysis | None = None, history: bool = False, tickets: GroupTickets | None = None,
 ) -> Filed:
-    """File `whole` (stored as it came); every decision is taken on the analysis' bounded view of it."""
+    """File `whole` (stored as it came); every decision is taken on the analysis' bounded view of it. With
+    `tickets`, tickets are read through it (the caller saves them); without, each is read from the database."""
+    def load(ticket_id: int) -> TicketState:
+        return tickets.load(writer.conn, ticket_id) if tickets is not None else load_ticket(writer.conn, ticket_id)
+
     if analysis is None:
         analysis = analyze(whole, desk.limits, desk.default_language)
     mail = analysis.mail
@@ -154,7 +205,7 @@ def file_message(
         if earlier is not None and earlier.same_content:
             writer.event(earlier.ticket_id, "message.duplicate", now, inbound_id=inbound_id, message_id=mail.message_id, first_copy=earlier.row_id)
             return Filed(
-                analysis, load_ticket(writer.conn, earlier.ticket_id), earlier.row_id, new_ticket=False, duplicate=True, thread=None,
+                analysis, load(earlier.ticket_id), earlier.row_id, new_ticket=False, duplicate=True, thread=None,
                 received_at=received_at or now,
             )
         if earlier is not None:
@@ -169,7 +220,7 @@ def file_message(
     written = (mail_time(mail.headers, received_at or now).at or now) if history else now
     old: TicketState | None = None
     if decision.ticket_id is not None and agent is None:
-        old = load_ticket(writer.conn, decision.ticket_id)
+        old = load(decision.ticket_id)
         if old.status == TicketStatus.CLOSED and old.closed_at is not None and written - old.closed_at > timedelta(days=desk.reopen_days):
             # Too long ago to reopen: a new ticket that points at the old one.
             notes.append(f"ticket {old.id} closed on {old.closed_at:%Y-%m-%d}, more than {desk.reopen_days} days ago: new ticket")
@@ -183,10 +234,12 @@ def file_message(
             language=language, follows=follows, created_at=written, updated_at=now,
         )
         ticket = TicketState(ticket_id, subject, TicketStatus.NEW, "support", "normal", None, sender, language, [])
+        if tickets is not None:
+            tickets.opened(ticket)
         writer.event(ticket.id, "ticket.opened", now, inbound_id=inbound_id, customer=sender, follows=follows)
     else:
         assert decision.ticket_id is not None
-        ticket = old if old is not None and old.id == decision.ticket_id else load_ticket(writer.conn, decision.ticket_id)
+        ticket = old if old is not None and old.id == decision.ticket_id else load(decision.ticket_id)
     seat, seat_note, on_record = _seat(writer, ticket, mail, agent is not None, new, desk)
     if seat_note:
         notes.append(seat_note)

@@ -20,7 +20,7 @@ from mailbot.customers.lookup import candidates
 from mailbot.logs import log
 from mailbot.process.analysis_worker import Analyzer, Attempt, Prepared
 from mailbot.process.desk import RunnerContext
-from mailbot.process.filing import Filed, file_message
+from mailbot.process.filing import Filed, GroupTickets, file_message
 from mailbot.outbox.enqueue import reply_target
 from mailbot.process.prepare_ahead import PrepareAhead
 from mailbot.process.thread_lookup import named_ids
@@ -189,15 +189,23 @@ class _FiledElsewhere(Exception):
 
 
 def _file_one(
-    writer: Writer, ctx: RunnerContext, claim: Claim, prepared: Prepared, after: AfterFiling | None, now: datetime, careful: bool,
+    writer: Writer, ctx: RunnerContext, claim: Claim, prepared: Prepared, after: AfterFiling | None, now: datetime,
+    tickets: GroupTickets | None,
 ) -> _Result:
+    """File one message; straight through (`tickets` given) its ticket is saved and its rows sent with the
+    group's, carefully (`tickets` None) everything is written and the inbound row marked now."""
+    careful = tickets is None
     filed = file_message(
         writer, claim.row_id, prepared.mail, ctx.desk, now, received_at=claim.received_at, analysis=prepared.analysis, history=claim.history,
+        tickets=tickets,
     )
     if after is not None and not filed.duplicate:
         after(writer, claim.row_id, filed, now)
     if not filed.duplicate and (filed.ticket.changes or not filed.new_ticket):
-        filed.ticket.save(writer.conn, now)
+        if tickets is not None:
+            tickets.touched(filed.ticket, now)
+        else:
+            filed.ticket.save(writer.conn, now)
     result = _Result(claim, Outcome.DUPLICATE if filed.duplicate else Outcome.FILED, filed, now)
     if careful:
         writer.flush()
@@ -255,8 +263,11 @@ def _file_group_pass(
     began = time.monotonic()
     with unit_of_work(sessions) as session:
         writer = Writer(session.connection())
+        tickets: GroupTickets | None = None
         if not careful:
             writer.reads = _read_for_group(writer, group, ctx.clock.now())
+            tickets = GroupTickets()
+            tickets.read(writer.conn, list(writer.reads.refs.values()))
         for i, (claim, attempt) in enumerate(group):
             if should_stop() or (i and time.monotonic() - began > GROUP_MAX_SECONDS):
                 rest = group[i:]
@@ -266,13 +277,13 @@ def _file_group_pass(
                 results.append(_Result(claim, outcome))
                 continue
             now = ctx.clock.now()
-            if not careful:
-                results.append(_file_one(writer, ctx, claim, attempt.prepared, after, now, careful=False))
+            if tickets is not None:
+                results.append(_file_one(writer, ctx, claim, attempt.prepared, after, now, tickets))
                 continue
             mark = writer.mark()
             try:
                 with writer.conn.begin_nested():
-                    results.append(_file_one(writer, ctx, claim, attempt.prepared, after, now, careful=True))
+                    results.append(_file_one(writer, ctx, claim, attempt.prepared, after, now, None))
             except AlreadyHandled:
                 results.append(_Result(claim, Outcome.SKIPPED))
             except Exception as exc:
@@ -289,7 +300,8 @@ def _file_group_pass(
                 else:
                     reason = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}"
                     results.append(_Result(claim, _record_failure(session, ctx, claim, reason, permanent=False)))
-        if not careful:
+        if tickets is not None:
+            tickets.save_all(writer.conn)
             writer.flush()
             marks = [r.mark() for r in results if r.filed is not None]
             if marks and writer.conn.execute(_MARK_DONE, marks).rowcount != len(marks):

@@ -332,3 +332,24 @@ def test_two_copies_of_a_message_in_one_group_are_filed_once(sessions: sessionma
     assert [m.subject for m in messages_of(sessions, ticket.id)] == ["Printer on fire", "Re: Printer on fire"]
     with unit_of_work(sessions) as s:
         assert s.scalar(select(func.count()).select_from(MessageRef).where(MessageRef.message_id == "fire@customer.example")) == 1
+
+
+def test_two_replies_in_one_group_change_their_ticket_once_each(sessions: sessionmaker[Session], clock: FixedClock) -> None:
+    ctx = make_context(clock)
+    deliver(sessions, clock, customer_mail("alice@customer.example", "Printer on fire", message_id="fire@customer.example"))
+    file_all(sessions, ctx)
+    [ticket] = tickets(sessions)
+    with unit_of_work(sessions) as s:
+        s.get_one(Ticket, ticket.id).status = "solved"
+    clock.advance(timedelta(hours=1))
+    # Both replies are filed in one group: the first reopens the ticket, the second finds it open.
+    deliver(sessions, clock, *[
+        customer_mail("alice@customer.example", f"Re: Printer on fire ({i})", extra="In-Reply-To: <fire@customer.example>\r\n") for i in range(2)
+    ])
+    commits = _commits(sessions)
+    assert file_all(sessions, ctx).done == 2
+    assert commits[0] <= 4, commits[0]
+    [after] = tickets(sessions)
+    assert after.status == "open" and after.updated_at == clock.now()
+    assert [e.kind for e in events_of(sessions, ticket.id)].count("ticket.reopened") == 1
+    assert len(messages_of(sessions, ticket.id)) == 3
