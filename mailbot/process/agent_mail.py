@@ -236,7 +236,7 @@ class AgentMail:
             response_clock.set_status(ticket, TicketStatus(cmd.name), ctx.now, ctx.policy.terms)
         elif cmd.name == "cc":
             verb, _, address = cmd.argument.partition(" ")
-            changed = seats.admit(ctx.writer, ticket.id, address, ctx.now) if verb == "add" else seats.unseat(ctx.writer.conn, ticket.id, address)
+            changed = seats.admit(ctx.writer, ticket.id, address, ctx.now) if verb == "add" else seats.unseat(ctx.writer, ticket.id, address)
             ctx.event("participant.admitted" if verb == "add" else "participant.removed", agent=agent.address, address=address, changed=changed)
         elif cmd.classifies:
             to, refs = self.customers(ctx.writer, ticket.id), thread_ids(ctx.writer, ticket.id, self.desk.agents)

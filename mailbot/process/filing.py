@@ -309,7 +309,7 @@ def _seat(writer: Writer, ticket: TicketState, mail: InboundMail, is_agent: bool
         return "agent", "", False
     if new:
         return "customer", "", False
-    known = seats.role_of(writer.conn, ticket.id, mail.sender.addr)
+    known = seats.role_of(writer, ticket.id, mail.sender.addr)
     if known is not None:
         return known, "", True
     return (*seats.seat_for_stranger(ticket.customer, mail.sender.addr, desk), False)

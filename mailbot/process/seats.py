@@ -42,8 +42,13 @@ def first_message_seats(mail: InboundMail, sender: str, desk: Desk) -> FirstSeat
 _ROLE_OF = select(Participant.role).where(Participant.ticket_id == bindparam("ticket_pk"), Participant.address == bindparam("address"))
 
 
-def role_of(conn: Connection, ticket_id: int, address: str) -> str | None:
-    return conn.execute(_ROLE_OF, {"ticket_pk": ticket_id, "address": address}).scalar()
+def role_of(writer: Writer, ticket_id: int, address: str) -> str | None:
+    """The address's role on the ticket (None: not on it); from what was read for the filing group if it can."""
+    if writer.reads is not None:
+        known, role = writer.reads.role_on(ticket_id, address)
+        if known:
+            return role
+    return writer.conn.execute(_ROLE_OF, {"ticket_pk": ticket_id, "address": address}).scalar()
 
 
 def seat_for_stranger(customer: str, sender: str, desk: Desk) -> tuple[str, str]:
@@ -55,19 +60,21 @@ def seat_for_stranger(customer: str, sender: str, desk: Desk) -> tuple[str, str]
 
 def admit(writer: Writer, ticket_id: int, address: str, now: datetime) -> bool:
     """Give `address` a seat (a guest's becomes a real one). False when it had one already."""
-    role = role_of(writer.conn, ticket_id, address)
+    role = role_of(writer, ticket_id, address)
     if role in (*SEATED, "agent"):
         return False
     if role == GUEST:
+        writer.participants_changed(ticket_id)
         writer.conn.execute(update(Participant).where(Participant.ticket_id == ticket_id, Participant.address == address).values(role="cc"))
     else:
         writer.insert_id(Participant, ticket_id=ticket_id, address=address, name="", role="cc", added_at=now)
     return True
 
 
-def unseat(conn: Connection, ticket_id: int, address: str) -> bool:
+def unseat(writer: Writer, ticket_id: int, address: str) -> bool:
     """Take a cc's seat away (they stay on record as a guest). False when they had none to take."""
-    done = conn.execute(
+    writer.participants_changed(ticket_id)
+    done = writer.conn.execute(
         update(Participant).where(Participant.ticket_id == ticket_id, Participant.address == address, Participant.role == "cc").values(role=GUEST)
     )
     return bool(done.rowcount)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, bindparam, select
 
-from mailbot.store.models import AutoReply, CustomerAddress, MessageRef, Suppression
+from mailbot.store.models import AutoReply, CustomerAddress, MessageRef, Participant, Suppression
 
 # Built once, and used by the one-message lookups too (thread_lookup, customers.lookup).
 STORED_REFS = select(MessageRef.message_id, MessageRef.ticket_id).where(MessageRef.message_id.in_(bindparam("ids", expanding=True)))
@@ -18,6 +18,9 @@ CUSTOMER_ADDRESSES = select(CustomerAddress.kind, CustomerAddress.value, Custome
 )
 _AUTO_REPLIES = select(AutoReply.address, AutoReply.at).where(
     AutoReply.address.in_(bindparam("addresses", expanding=True)), AutoReply.at > bindparam("since")
+)
+_PARTICIPANTS = select(Participant.ticket_id, Participant.address, Participant.role).where(
+    Participant.ticket_id.in_(bindparam("ticket_pks", expanding=True))
 )
 _SUPPRESSIONS = select(Suppression.address, Suppression.at, Suppression.reason).where(Suppression.address.in_(bindparam("addresses", expanding=True)))
 # The daily cap on automatic replies looks this far back.
@@ -39,6 +42,17 @@ class GroupReads:
     replies_since: datetime | None = None  # auto_replies holds the replies later than this
     auto_replies: dict[str, list[datetime]] = field(default_factory=dict)  # address → its automatic replies in the window
     suppressions: dict[str, tuple[datetime, str]] = field(default_factory=dict)  # address → (when, why)
+    # ticket → address → role, for the tickets the stored Message-IDs lead to, until the group changes them
+    participants: dict[int, dict[str, str]] = field(default_factory=dict)
+
+    def role_on(self, ticket_id: int, address: str) -> tuple[bool, str | None]:
+        """(known here, the address's role on the ticket or None)."""
+        roles = self.participants.get(ticket_id)
+        return (False, None) if roles is None else (True, roles.get(address))
+
+    def forget_participants(self, ticket_id: int) -> None:
+        """The group changed who is on the ticket: ask the database from now on."""
+        self.participants.pop(ticket_id, None)
 
 
 def _chunks(values: list[str]) -> Iterable[list[str]]:
@@ -49,13 +63,13 @@ def _chunks(values: list[str]) -> Iterable[list[str]]:
 def read_for_group(
     conn: Connection, now: datetime, message_ids: Iterable[str], customer_values: Iterable[str], targets: Iterable[str],
 ) -> GroupReads:
-    """One query each for the Message-IDs, the customer addresses and domains, the automatic replies since
+    """One query each for the Message-IDs, the participants of the tickets they lead to, the customer addresses and domains, the automatic replies since
     `now` - AUTO_REPLY_WINDOW and the suppressions of a whole group (messages filed later than `now` look less
     far back, and count from these).
 
     Valid while the group's transaction sends none of these rows to the database (filing collects Message-IDs,
-    automatic replies and suppressions until the end of the group, see store/writer.py; customers are written
-    by imports only)."""
+    automatic replies and suppressions until the end of the group, see store/writer.py, and forgets a ticket's
+    participants when it adds one; customers are written by imports only)."""
     ids = sorted(set(message_ids))
     values = sorted(set(customer_values))
     addresses = sorted(set(targets))
@@ -65,6 +79,11 @@ def read_for_group(
         reads.refs.update((mid, ticket) for mid, ticket in conn.execute(STORED_REFS, {"ids": chunk}))
     for chunk in _chunks(values):
         reads.customer_keys.update(((kind, value), customer) for kind, value, customer in conn.execute(CUSTOMER_ADDRESSES, {"values": chunk}))
+    tickets = sorted(set(reads.refs.values()))
+    for start in range(0, len(tickets), _CHUNK):
+        reads.participants.update((t, {}) for t in tickets[start:start + _CHUNK])
+        for ticket_id, address, role in conn.execute(_PARTICIPANTS, {"ticket_pks": tickets[start:start + _CHUNK]}):
+            reads.participants[ticket_id][address] = role
     replies: dict[str, list[datetime]] = defaultdict(list)
     for chunk in _chunks(addresses):
         for address, at in conn.execute(_AUTO_REPLIES, {"addresses": chunk, "since": since}):

@@ -115,11 +115,15 @@ class Writer:
     # immediate ---------------------------------------------------------------------------------------
     def insert_id(self, model: type[Any], **values: Any) -> int:
         """INSERT one row now and return its id (for rows that others point at)."""
+        if model is Participant:
+            self.participants_changed(values["ticket_id"])
         return int(self.conn.execute(_insert_returning_id(_table(model)), [values]).scalar_one())
 
     # collected ---------------------------------------------------------------------------------------
     def add(self, model: type[Any], **values: Any) -> None:
         name = _table(model).name
+        if model is Participant:
+            self.participants_changed(values["ticket_id"])
         key_cols = _IDEMPOTENT.get(name)
         if key_cols is not None and all(values.get(c) is not None for c in key_cols):
             key = tuple(values[c] for c in key_cols)
@@ -136,6 +140,11 @@ class Writer:
         if message_id:
             self.add(MessageRef, message_id=message_id, ticket_id=ticket_id)
             self._refs.setdefault(message_id, ticket_id)
+
+    def participants_changed(self, ticket_id: int) -> None:
+        """Someone joined the ticket or changed role: what was read for the group about it is out of date."""
+        if self.reads is not None:
+            self.reads.forget_participants(ticket_id)
 
     def collected_ref(self, message_id: str) -> int | None:
         """The ticket of a Message-ID collected in this transaction and not sent yet (a stored one wins)."""

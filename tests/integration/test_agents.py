@@ -57,8 +57,9 @@ def app(make_config, clock: FixedClock) -> App:
     application.close()
 
 
-def run(app: App, raw: bytes) -> None:
-    deliver(app.sessions, app.clock, raw)
+def run(app: App, *raws: bytes) -> None:
+    """Deliver the messages and process them: together, they are filed in one group."""
+    deliver(app.sessions, app.clock, *raws)
     app.process()
 
 

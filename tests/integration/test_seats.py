@@ -124,6 +124,18 @@ def test_cc_add_and_remove(app: App) -> None:
     assert rows(app, "relay")[-1].recipients == ["alice@customer.example"]
 
 
+def test_an_admission_counts_for_the_next_message_of_the_same_group(app: App) -> None:
+    open_ticket(app)
+    run(app, stranger_reply(app, "carol@partner.example", "I maintain Alice's shop."))
+    note = rows(app, "agent-notify")[-1]
+    admit = agent_reply("signature", note).replace(b"Done: the module is updated on your server.", b"#cc add carol@partner.example\nHello both,")
+    # The agent admits Carol and Carol writes again, both filed in one group: her second message has a seat.
+    run(app, admit, stranger_reply(app, "carol@partner.example", "Thanks, here are the logs."))
+    assert roles(app)["carol@partner.example"] == "cc"
+    received = [e.detail for e in events(app, "message.received") if e.detail.get("sender") == "carol@partner.example"]
+    assert [d["seat"] for d in received] == ["guest", "cc"]
+
+
 @pytest.mark.parametrize(
     "command, error",
     [
