@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 from imapclient import IMAPClient
+from sqlalchemy import select
 
 from mailbot.store.db import make_engine, session_factory, unit_of_work
-from mailbot.store.models import Ticket
+from mailbot.store.models import Outbox, Ticket
 from tests.conftest import imap_section, write_config
 from tests.support.cli import ROOT, run_mailbot
 from tests.support.dovecot import Dovecot, ImapUser
@@ -87,7 +88,13 @@ class DeskUnderTest:
         self.logs += result.stdout + result.stderr
         new = self.smtp.handler.received[self.seen :]
         self.seen = len(self.smtp.handler.received)
-        return new
+        # Mail goes out over several SMTP connections side by side, so it may arrive in any order: give it back
+        # in the order the desk queued it (an acknowledgement before the reminder queued after it).
+        engine = make_engine(self.db_url)
+        with unit_of_work(session_factory(engine)) as s:
+            queued = {mid: row_id for mid, row_id in s.execute(select(Outbox.message_id, Outbox.id))}
+        engine.dispose()
+        return sorted(new, key=lambda m: queued.get(m.header("Message-ID").strip("<>"), 0))
 
     def ticket(self, number: int = 1) -> Ticket:
         engine = make_engine(self.db_url)
