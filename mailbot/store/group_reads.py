@@ -1,4 +1,4 @@
-"""Reads done once for a whole filing group: the stored Message-IDs, customer addresses and answer addresses its messages name."""
+"""Reads done once for a whole filing group: the Message-IDs, tickets' participants, customers and answer addresses it names."""
 
 from __future__ import annotations
 
@@ -63,9 +63,9 @@ def _chunks(values: list[str]) -> Iterable[list[str]]:
 def read_for_group(
     conn: Connection, now: datetime, message_ids: Iterable[str], customer_values: Iterable[str], targets: Iterable[str],
 ) -> GroupReads:
-    """One query each for the Message-IDs, the participants of the tickets they lead to, the customer addresses and domains, the automatic replies since
-    `now` - AUTO_REPLY_WINDOW and the suppressions of a whole group (messages filed later than `now` look less
-    far back, and count from these).
+    """One query each, for a whole group: the stored Message-IDs, the participants of the tickets they lead
+    to, the customer addresses and domains, the automatic replies since `now` - AUTO_REPLY_WINDOW (messages
+    filed later than `now` look less far back, and count from these) and the suppressions.
 
     Valid while the group's transaction sends none of these rows to the database (filing collects Message-IDs,
     automatic replies and suppressions until the end of the group, see store/writer.py, and forgets a ticket's

@@ -3,8 +3,9 @@
 The per-message path is the hot path of the daemon: going through SQLAlchemy Core on the transaction's
 connection, and one statement per table instead of one per row, is several times faster than ORM units of
 work here, with the same single transaction around it. Processing files a group of messages in one
-transaction: rows nobody reads back while filing (events, attachments, their content, Message-IDs, which
-the writer itself answers for) wait for the end of the group, the rest are sent after each message.
+transaction: rows no statement of the group reads back (events, attachments and their content) and rows the
+writer answers for itself (Message-IDs, automatic replies, suppressions: `collected_*`) wait for the end of
+the group; the rest are sent after each message.
 """
 
 from __future__ import annotations
