@@ -279,6 +279,21 @@ def plan_corpus(n: int, seed: int) -> CorpusPlan:
     return CorpusPlan(planned, threads, tickets, links, kinds)
 
 
+# [replies] max_auto_replies_per_day, mailbot's default: the whole corpus is answered within minutes, so a
+# sender who opens more tickets than this gets acknowledgements for the first ones only.
+DAILY_CAP = 10
+
+
+def expected_acknowledgements(plan: CorpusPlan) -> int:
+    """One acknowledgement per new ticket, at most DAILY_CAP per sender."""
+    opened: dict[str, int] = {}
+    for m in plan.messages:
+        if m.link in ("root", "none"):
+            addr = plan.threads[m.thread].customer.addr
+            opened[addr] = opened.get(addr, 0) + 1
+    return sum(min(count, DAILY_CAP) for count in opened.values())
+
+
 class Renderer:
     """Turns planned messages into RFC 5322 bytes (LF line ends, as Maildir stores them)."""
 
@@ -943,8 +958,10 @@ def main(argv: list[str] | None = None) -> int:
         row("DB tickets", f"{counts['tickets']}", f"exp. {plan.expected_tickets}",
             "OK" if counts["tickets"] == plan.expected_tickets else "DIFFERENT")
         if not args.no_replies:
-            row("DB acknowledgements queued", f"{counts['acknowledgements']}", f"= {plan.expected_tickets}",
-                "OK" if counts["acknowledgements"] == plan.expected_tickets else "DIFFERENT")
+            acks = expected_acknowledgements(plan)
+            capped = f" ({plan.expected_tickets - acks} over the daily cap)" if acks != plan.expected_tickets else ""
+            row("DB acknowledgements queued", f"{counts['acknowledgements']}", f"= {acks}",
+                ("OK" if counts["acknowledgements"] == acks else "DIFFERENT") + capped)
         print(f"  inbound status: {st}; attachments {counts['attachments']}, blobs {counts['blobs']}, "
               f"events {counts['events']}" + (f"; SQLite files {db_size / 1e6:.0f} MB" if db_size else ""))
         print(f"  UID order matches delivery order: {'yes' if in_order else 'no'};  mailbot said: {summary}")
