@@ -6,12 +6,13 @@
 Generates N conversations (tests/support/mailbox_history.py: two to six messages each, customers asking and
 support answering, the last five recent and unanswered) into a throw-away Maildir, runs the import as a child
 process on SQLite with `--now` at the generator's moment, and prints the wall clock, the rate and what the
-command reported (tickets by status, mail queued). This prints figures; it is not a test.
+command reported (tickets by status, mail queued) and the peak RSS of the largest mailbot process. This prints figures; it is not a test.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import subprocess
 import sys
 import tempfile
@@ -52,7 +53,8 @@ def main() -> None:
     if done.returncode != 0:
         print(done.stderr, file=sys.stderr)
         sys.exit(done.returncode)
-    print(f"{len(raws)} messages in {args.threads} threads: {took:.1f} s, {len(raws) / took:.0f} messages/s")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB on Linux: the largest mailbot process
+    print(f"{len(raws)} messages in {args.threads} threads: {took:.1f} s, {len(raws) / took:.0f} messages/s, peak RSS {peak:.0f} MiB")
 
 
 if __name__ == "__main__":
