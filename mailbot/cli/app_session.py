@@ -63,7 +63,7 @@ def on_ticket(
     opened = opened_reader(config, args) if read_only else opened_app(config, args)
     with opened as app, unit_of_work(app.sessions) as session:
         try:
-            ticket = load_ticket(session.connection(), args.number)
+            ticket = load_ticket(session.connection(), args.number, to_change=not read_only)
         except NoResultFound:
             print(f"no ticket #{args.number}")
             return 1

@@ -77,8 +77,10 @@ class TicketState:
 STATE_FIELDS = [f.name for f in fields(TicketState) if f.name != "changes"]
 TICKET_COLUMNS = [getattr(Ticket, name) for name in STATE_FIELDS]
 # Built once: building a statement costs more than running it (these run for nearly every message).
-# FOR UPDATE (PostgreSQL; SQLite has one writer at a time anyway): two workers filing mail of one ticket take turns.
-_LOAD_TICKET = select(*TICKET_COLUMNS).where(Ticket.id == bindparam("ticket_pk")).with_for_update()
+_LOAD_TICKET = select(*TICKET_COLUMNS).where(Ticket.id == bindparam("ticket_pk"))
+# Filing reads FOR UPDATE (PostgreSQL; SQLite has one writer at a time anyway): two workers filing mail of one
+# ticket take turns. Commands that only show a ticket lock nothing.
+_LOAD_TICKET_TO_CHANGE = _LOAD_TICKET.with_for_update()
 _LOAD_TICKETS = select(*TICKET_COLUMNS).where(Ticket.id.in_(bindparam("ticket_pks", expanding=True))).order_by(Ticket.id).with_for_update()
 _SAVE_TICKET = update(Ticket).where(Ticket.id == bindparam("ticket_pk"))
 _SENDER_ON_TICKET = select(Participant.id).where(Participant.ticket_id == bindparam("ticket_pk"), Participant.address == bindparam("address"))
@@ -92,8 +94,9 @@ def state_from_row(row: Sequence[Any]) -> TicketState:
     return TicketState(**values)
 
 
-def load_ticket(conn: Connection, ticket_id: int) -> TicketState:
-    return state_from_row(conn.execute(_LOAD_TICKET, {"ticket_pk": ticket_id}).one())
+def load_ticket(conn: Connection, ticket_id: int, to_change: bool = False) -> TicketState:
+    """The ticket's state; `to_change` locks its row until the transaction ends (PostgreSQL)."""
+    return state_from_row(conn.execute(_LOAD_TICKET_TO_CHANGE if to_change else _LOAD_TICKET, {"ticket_pk": ticket_id}).one())
 
 
 class GroupTickets:
@@ -119,7 +122,7 @@ class GroupTickets:
     def load(self, conn: Connection, ticket_id: int) -> TicketState:
         state = self._states.get(ticket_id)
         if state is None:
-            state = self._states[ticket_id] = load_ticket(conn, ticket_id)
+            state = self._states[ticket_id] = load_ticket(conn, ticket_id, to_change=True)
         return state
 
     def opened(self, state: TicketState) -> None:
@@ -179,7 +182,7 @@ def file_message(
     """File `whole` (stored as it came); every decision is taken on the analysis' bounded view of it. With
     `tickets`, tickets are read through it (the caller saves them); without, each is read from the database."""
     def load(ticket_id: int) -> TicketState:
-        return tickets.load(writer.conn, ticket_id) if tickets is not None else load_ticket(writer.conn, ticket_id)
+        return tickets.load(writer.conn, ticket_id) if tickets is not None else load_ticket(writer.conn, ticket_id, to_change=True)
 
     if analysis is None:
         analysis = analyze(whole, desk.limits, desk.default_language)
