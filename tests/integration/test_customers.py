@@ -84,7 +84,7 @@ def test_lookup_by_address_then_domain(app: App, tmp_path: Path) -> None:
         assert find_customer(conn, "x@notbigcorp.example") is None
         # A filing group reads every sender's addresses and domains at once: the answers are the same.
         senders = ["Alice@Customer.example", "ceo@mail.bigcorp.example", "stranger@elsewhere.example", "x@notbigcorp.example"]
-        reads = read_for_group(conn, [], [value for a in senders for _, value in candidates(a)])
+        reads = read_for_group(conn, app.clock.now(), [], [value for a in senders for _, value in candidates(a)], [])
         for address in senders:
             assert find_customer(conn, address, reads) == find_customer(conn, address)
         # An address the group did not ask about is looked up as before.
