@@ -10,8 +10,8 @@ from sqlalchemy import Connection, bindparam, func, select
 from mailbot.core.mail import Address
 from mailbot.core.tokens import Signer
 from mailbot.outbox.compose import Outgoing, compose
-from mailbot.store.models import AutoReply, Outbox, Suppression, TicketMessage
 from mailbot.store.group_reads import AUTO_REPLY_WINDOW
+from mailbot.store.models import AutoReply, Outbox, Suppression, TicketMessage
 from mailbot.store.writer import Writer
 
 

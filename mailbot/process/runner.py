@@ -18,10 +18,10 @@ from mailbot.core.backoff import backoff
 from mailbot.core.ticket_states import InboundStatus
 from mailbot.customers.lookup import candidates
 from mailbot.logs import log
+from mailbot.outbox.enqueue import reply_target
 from mailbot.process.analysis_worker import Analyzer, Attempt, Prepared
 from mailbot.process.desk import RunnerContext
 from mailbot.process.filing import Filed, GroupTickets, file_message
-from mailbot.outbox.enqueue import reply_target
 from mailbot.process.prepare_ahead import PrepareAhead
 from mailbot.process.thread_lookup import named_ids
 from mailbot.store.db import unit_of_work
