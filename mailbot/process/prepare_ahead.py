@@ -1,9 +1,10 @@
 """Parse and analyse a claim batch ahead of filing: the worker process uses the second core while this one files.
 
 With the analysis worker (`[processing] isolate = true`), a thread of the daemon hands the batch's messages to
-the worker one after another and queues the results, so parsing message n+1 overlaps filing message n. The
-thread only waits on the worker's pipe, so it takes no CPU from the filing thread; the time limit, the dying
-worker and the daemon stopping are handled by the analyzer exactly as for one message. Memory stays bounded by
+the worker (several ahead, so it never waits between messages) and queues the results, so parsing the next
+messages overlaps filing this one. The thread mostly waits on the worker's pipe, so it takes little CPU from
+the filing thread; the time limit, the dying worker and the daemon stopping are handled by the analyzer
+exactly as for one message. Memory stays bounded by
 the claim batch (its raw bytes are already in memory; at most the batch's analyses wait in the queue).
 
 In-process (`isolate = false`) there is no second core to use: `take` analyses the next messages itself,
@@ -40,16 +41,23 @@ class PrepareAhead:
         return len(self._raws) - self._taken
 
     def _feed(self) -> None:
-        for raw in self._raws:
-            if self._abandoned.is_set():
-                return
+        stop = lambda: self._should_stop() or self._abandoned.is_set()  # noqa: E731
+        fed = 0
+        while fed < len(self._raws):
+            attempts = self._analyzer.prepare_all(self._raws[fed:], stop)
             try:
-                attempt = self._analyzer.prepare(raw, self._should_stop)
+                for attempt in attempts:
+                    if self._abandoned.is_set():
+                        return
+                    self._ready.put(attempt)
+                    fed += 1
+                    if attempt.interrupted:
+                        return
             except Exception as exc:  # the analyzer reports failures as attempts; this is its own bug
-                attempt = Attempt(failure=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}")
-            self._ready.put(attempt)
-            if attempt.interrupted:
-                return
+                self._ready.put(Attempt(failure=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}"))
+                fed += 1
+            finally:
+                attempts.close()
 
     def take(self, most: int, linger: float) -> list[Attempt]:
         """The next prepared messages in batch order: the first one (waited for), then those ready within

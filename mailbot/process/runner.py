@@ -67,7 +67,8 @@ class Claim:
     history: bool = False  # intake found it in the folder when mailbot first saw the folder
 
 
-CLAIM_BATCH = 50
+CLAIM_BATCH = 200
+CLAIM_BYTES = 8 << 20  # a batch's raw messages are held in memory: it ends at this size (one message always goes)
 
 
 def _claim(sessions: sessionmaker[Session], ctx: RunnerContext, history_only: bool = False) -> list[Claim]:
@@ -75,8 +76,8 @@ def _claim(sessions: sessionmaker[Session], ctx: RunnerContext, history_only: bo
 
     A message that kills the process (not just raises) is then still retried later and, after
     max_attempts, quarantined, instead of crashing every restart. Fresh rows are taken up to
-    CLAIM_BATCH at a time; a row that was tried before is taken alone, so after a crash the one message
-    that keeps killing the process cannot use up its batch-mates' attempts. On PostgreSQL, SKIP LOCKED
+    CLAIM_BATCH (and CLAIM_BYTES) at a time; a row that was tried before is taken alone, so after a crash the
+    one message that keeps killing the process cannot use up its batch-mates' attempts. On PostgreSQL, SKIP LOCKED
     lets several workers claim different rows; the retry time doubles as their lease.
     """
     now = ctx.clock.now()
@@ -84,7 +85,7 @@ def _claim(sessions: sessionmaker[Session], ctx: RunnerContext, history_only: bo
     with unit_of_work(sessions) as session:
         due = [Inbound.status == InboundStatus.RECEIVED, Inbound.next_attempt_at <= now]
         rows = session.execute(
-            select(Inbound.id, Inbound.attempts, Inbound.fetched_at, Inbound.history)
+            select(Inbound.id, Inbound.attempts, Inbound.fetched_at, Inbound.history, Inbound.size)
             .where(*due, *([Inbound.history.is_(True)] if history_only else []))
             .order_by(Inbound.id)
             .limit(CLAIM_BATCH)
@@ -95,9 +96,10 @@ def _claim(sessions: sessionmaker[Session], ctx: RunnerContext, history_only: bo
         if rows[0].attempts > 0:
             taken = rows[:1]
         else:
-            taken = []
+            taken, size = [], 0
             for row in rows:
-                if row.attempts > 0:
+                size += row.size
+                if row.attempts > 0 or (taken and size > CLAIM_BYTES):
                     break
                 taken.append(row)
         attempts = taken[0].attempts + 1
@@ -154,7 +156,7 @@ class AlreadyHandled(Exception):
 # transaction is rolled back and the group filed again carefully, one savepoint per message, everything sent
 # after each message: the message that raises rolls back only itself and is retried or quarantined. Filing
 # depends only on the database and the prepared analysis, so the second pass decides what the first would have.
-GROUP_MAX = CLAIM_BATCH
+GROUP_MAX = 50
 GROUP_LINGER_SECONDS = 0.1
 GROUP_MAX_SECONDS = 0.25
 # PostgreSQL's deadlock and serialization failures: two workers' groups met on the same tickets in a different

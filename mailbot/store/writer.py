@@ -118,7 +118,7 @@ class Writer:
         """INSERT one row now and return its id (for rows that others point at)."""
         if model is Participant:
             self.participants_changed(values["ticket_id"])
-        return int(self.conn.execute(_insert_returning_id(_table(model)), [values]).scalar_one())
+        return int(self.conn.execute(_insert_returning_id(_table(model)), values).scalar_one())
 
     # collected ---------------------------------------------------------------------------------------
     def add(self, model: type[Any], **values: Any) -> None:

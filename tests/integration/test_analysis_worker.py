@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailbot.core.mail_analysis import InputLimits
 from mailbot.core.ticket_states import InboundStatus
-from mailbot.process.analysis_worker import WorkerProcessAnalyzer
+from mailbot.process.analysis_worker import AHEAD_MESSAGES, Attempt, WorkerProcessAnalyzer
 from mailbot.process.runner import process_pending
 from mailbot.store.db import unit_of_work
 from mailbot.store.models import Event, Inbound
@@ -113,3 +113,44 @@ def test_stopping_kills_a_busy_worker_and_gives_the_message_back(sessions, clock
     assert row.id == busy
     # Given back untouched, or (if the worker was quicker than the stop) filed: never lost, never counted twice.
     assert (row.status, row.attempts) in ((InboundStatus.RECEIVED, 0), (InboundStatus.FILED, 1))
+
+
+def message_ids(attempts: list[Attempt]) -> list[str | None]:
+    return [a.prepared.mail.message_id if a.prepared else None for a in attempts]
+
+
+def test_messages_sent_ahead_come_back_in_order_each_with_its_own_analysis(worker) -> None:
+    raws = [ordinary(f"ahead-{n}") for n in range(3 * AHEAD_MESSAGES)]
+    attempts = list(worker.prepare_all(raws))
+    assert message_ids(attempts) == [f"ahead-{n}@attacker.test" for n in range(len(raws))]
+
+
+@pytest.mark.parametrize("fault", ["MAILBOT_CRASH_AT", "MAILBOT_HANG_AT"])
+def test_a_message_that_stops_the_worker_fails_alone_and_those_sent_after_it_are_analysed(monkeypatch, fault: str) -> None:
+    # The second message of the batch kills the worker (or hangs it past the limit) while the messages after
+    # it wait in the worker's queue: they are sent to the fresh worker and come back in order.
+    monkeypatch.setenv(fault, "analysis.parse:3")  # 1: the warm-up message
+    analyzer = WorkerProcessAnalyzer(InputLimits(), "en", max_seconds=3)
+    try:
+        assert analyzer.start()
+        monkeypatch.delenv(fault)  # the replacement worker starts without it
+        first = analyzer.pid
+        raws = [ordinary(f"stop-{n}") for n in range(6)]
+        attempts = list(analyzer.prepare_all(raws))
+        expected: list[str | None] = [f"stop-{n}@attacker.test" for n in range(6)]
+        expected[1] = None
+        assert message_ids(attempts) == expected
+        assert attempts[1].stopped_in == "parse"
+        assert (attempts[1].failure or "").startswith(
+            "the analysis process died in step parse" if fault == "MAILBOT_CRASH_AT" else "took too long in step parse"
+        )
+        assert analyzer.pid not in (None, first)
+    finally:
+        analyzer.close()
+
+
+def test_a_caller_that_stops_reading_early_gets_no_stale_answer_next_time(worker) -> None:
+    attempts = worker.prepare_all([ordinary(f"early-{n}") for n in range(10)])
+    assert message_ids([next(attempts)]) == ["early-0@attacker.test"]
+    attempts.close()  # the other nine were with the worker: it is replaced, their answers dropped
+    assert message_ids([worker.prepare(ordinary("later"))]) == ["later@attacker.test"]
