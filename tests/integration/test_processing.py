@@ -353,3 +353,19 @@ def test_two_replies_in_one_group_change_their_ticket_once_each(sessions: sessio
     assert after.status == "open" and after.updated_at == clock.now()
     assert [e.kind for e in events_of(sessions, ticket.id)].count("ticket.reopened") == 1
     assert len(messages_of(sessions, ticket.id)) == 3
+
+
+def test_a_claim_holds_at_most_claim_bytes_of_mail_but_always_one_message(
+    sessions: sessionmaker[Session], clock: FixedClock, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mailbot.process import runner
+
+    ctx = make_context(clock)
+    raws = [customer_mail(f"c{i}@customer.example", f"q{i}", "x" * 1000) for i in range(5)]
+    deliver(sessions, clock, *raws)
+    monkeypatch.setattr(runner, "CLAIM_BYTES", len(raws[0]) * 2 + 10)
+    assert len(runner._claim(sessions, ctx)) == 2
+    monkeypatch.setattr(runner, "CLAIM_BYTES", 10)  # smaller than any message: one goes all the same
+    assert len(runner._claim(sessions, ctx)) == 1
+    monkeypatch.setattr(runner, "CLAIM_BYTES", 1 << 30)
+    assert len(runner._claim(sessions, ctx)) == 2  # the rest
