@@ -251,9 +251,13 @@ class App:
         with unit_of_work(self.sessions) as session:
             liveness.stop_beating(session, self.worker_id)
 
-    def process(self, should_stop: Callable[[], bool] = lambda: False, limit: int | None = None, history_only: bool = False) -> RunStats:
+    def process(
+        self, should_stop: Callable[[], bool] = lambda: False, limit: int | None = None, history_only: bool = False,
+        on_filed: Callable[[], object] | None = None,
+    ) -> RunStats:
         return process_pending(
             self.sessions, self.context, limit=limit, after=self.pipeline, should_stop=should_stop, history_only=history_only,
+            on_filed=on_filed,
         )
 
     @cached_property

@@ -37,6 +37,7 @@ from mailbot.store.queue_counts import queue_counts
 logger = logging.getLogger("mailbot.daemon")
 
 SHUTDOWN_GRACE_SECONDS = 20.0
+SENDER_WAKE_SECONDS = 0.5
 STATUS_SECONDS = 30.0  # how often STATUS= is refreshed under systemd without a watchdog
 
 
@@ -54,6 +55,7 @@ class Daemon:
         self.started_at = app.clock.now()
         self._watchers: dict[str, PushWatcher] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._outbox_woken = float("-inf")
 
     def _wake_poll_threadsafe(self) -> None:
         if self._loop is not None:
@@ -79,8 +81,16 @@ class Daemon:
             self.wake("process")
         return stored
 
+    def _wake_outbox_threadsafe(self) -> None:
+        """After a commit that filed mail, at most every SENDER_WAKE_SECONDS: answers go out during a burst,
+        not only when filing has nothing left."""
+        now = time.monotonic()
+        if self._loop is not None and now - self._outbox_woken >= SENDER_WAKE_SECONDS:
+            self._outbox_woken = now
+            self._loop.call_soon_threadsafe(self.wake, "outbox")
+
     async def process(self) -> int:
-        stats = await asyncio.to_thread(self.app.process, self.checker("process"))
+        stats = await asyncio.to_thread(self.app.process, self.checker("process"), on_filed=self._wake_outbox_threadsafe)
         for outcome, n in (("filed", stats.done), ("duplicate", stats.duplicates), ("retried", stats.retried), ("quarantined", stats.quarantined)):
             telemetry.PROCESSED.labels(outcome).inc(n)
         if stats.handled:

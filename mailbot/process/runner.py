@@ -338,7 +338,7 @@ def _count(stats: RunStats, outcome: Outcome) -> None:
 
 def _process_batch(
     sessions: sessionmaker[Session], ctx: RunnerContext, claims: list[Claim], after: AfterFiling | None,
-    should_stop: Callable[[], bool], analyzer: Analyzer, stats: RunStats,
+    should_stop: Callable[[], bool], analyzer: Analyzer, stats: RunStats, on_filed: Callable[[], object] | None,
 ) -> bool:
     """Prepare a claim batch ahead and file it group by group. Returns False when the daemon is stopping."""
     live: list[Claim] = []
@@ -363,6 +363,8 @@ def _process_batch(
                 for result in results:
                     _filed(result)
                     _count(stats, result.outcome)
+                if on_filed is not None and any(r.outcome is Outcome.FILED for r in results):
+                    on_filed()
             if stopped or group or should_stop():
                 _release(sessions, [c for c, _ in group] + stopped + live[start + len(attempts):])
                 return False
@@ -378,16 +380,18 @@ def process_pending(
     after: AfterFiling | None = None,
     should_stop: Callable[[], bool] = lambda: False,
     history_only: bool = False,
+    on_filed: Callable[[], object] | None = None,
 ) -> RunStats:
     """Process due rows until none is left, `limit` is reached, or `should_stop()` says so (with
-    `history_only`, only rows intake marked as history: `mailbot poll --history-only`)."""
+    `history_only`, only rows intake marked as history: `mailbot poll --history-only`). `on_filed` is
+    called after each commit that filed mail (the daemon wakes the sender: answers go out during a burst)."""
     stats = RunStats()
     analyzer = ctx.analysis()
     while (limit is None or stats.handled < limit) and not should_stop():
         claims = _claim(sessions, ctx, history_only)
         if not claims:
             break
-        if not _process_batch(sessions, ctx, claims, after, should_stop, analyzer, stats):
+        if not _process_batch(sessions, ctx, claims, after, should_stop, analyzer, stats, on_filed):
             break
     return stats
 

@@ -7,6 +7,7 @@ import signal
 import ssl
 import time
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +16,13 @@ from imapclient import IMAPClient
 from sqlalchemy import func, select
 
 from mailbot.store.db import make_engine, session_factory, unit_of_work
-from mailbot.store.models import Outbox, Ticket, TicketMessage
+from mailbot.store.models import Inbound, Outbox, Ticket, TicketMessage
+from mailbot.time_source import SystemClock
 from tests.conftest import ACK_ALL, data, imap_section, write_config
 from tests.support.cli import run_mailbot
 from tests.support.daemon import DaemonProcess
 from tests.support.dovecot import Dovecot, ImapUser
-from tests.support.flow import customer_mail, sent_now
+from tests.support.flow import customer_mail, deliver, sent_now
 from tests.support.smtp import SmtpServer
 from tests.support.waiting import wait_until
 
@@ -168,3 +170,32 @@ def test_idle_fetches_new_mail_at_once_not_at_the_next_poll(dovecot, imap_user, 
     finally:
         if daemon.running():
             daemon.kill()
+
+
+def test_answers_go_out_while_a_burst_is_still_being_filed(dovecot, imap_user, smtp, tmp_path: Path, db_url: str) -> None:
+    # The sender's own schedule is ten minutes away: only filing's wake-ups can send anything before then.
+    cfg = daemon_config(tmp_path, db_url, dovecot, imap_user, smtp, schedule={**FAST, "outbox_seconds": 600})
+    cfg.write_text(cfg.read_text().replace("[smtp]\n", "[smtp]\nmax_automatic_per_hour = 0\n", 1))
+    burst = 600
+    engine = make_engine(db_url)
+    deliver(session_factory(engine), SystemClock(), *[
+        sent_now(customer_mail(f"Customer {n} <c{n}@customer.example>", f"Question {n}")) for n in range(burst)
+    ])
+    first_sent: list[datetime] = []
+    smtp.handler.on_message = lambda item: first_sent.append(datetime.now(timezone.utc)) if not first_sent else None
+    daemon = DaemonProcess(cfg, tmp_path / "daemon.log").start()
+    try:
+        smtp.handler.wait_for(burst, timeout=300)
+        assert daemon.stop() == 0
+    finally:
+        if daemon.running():
+            daemon.kill()
+    with unit_of_work(session_factory(engine)) as s:
+        last_filed = s.scalar(select(func.max(Inbound.processed_at)))
+        assert s.scalar(select(func.count()).select_from(Inbound).where(Inbound.status == "filed")) == burst
+    engine.dispose()
+    assert last_filed is not None
+    if last_filed.tzinfo is None:
+        last_filed = last_filed.replace(tzinfo=timezone.utc)
+    # The first answer was accepted before the last message of the burst was filed.
+    assert first_sent[0] < last_filed, (first_sent[0], last_filed)
