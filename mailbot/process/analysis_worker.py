@@ -226,6 +226,12 @@ class WorkerProcessAnalyzer:
             head_since: float | None = None
             try:
                 while done < len(raws):
+                    if sent > done and (self._process is None or not self._process.is_alive()):
+                        # It died on the message it was given after the last answer, before anyone looked.
+                        done += 1
+                        sent, ahead, head_since = done, 0, None
+                        yield self._died()
+                        continue
                     try:
                         if not self._start(should_stop):
                             yield Attempt(interrupted=True)

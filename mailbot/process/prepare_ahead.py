@@ -4,8 +4,10 @@ With the analysis worker (`[processing] isolate = true`), a thread of the daemon
 the worker (several ahead, so it never waits between messages) and queues the results, so parsing the next
 messages overlaps filing this one. The thread mostly waits on the worker's pipe, so it takes little CPU from
 the filing thread; the time limit, the dying worker and the daemon stopping are handled by the analyzer
-exactly as for one message. Memory stays bounded by
-the claim batch (its raw bytes are already in memory; at most the batch's analyses wait in the queue).
+exactly as for one message. Memory stays bounded by the claim batch (its raw bytes are already in memory)
+and READY_MAX analyses waiting to be filed. The runner opens the next claim batch while it files this one,
+and its thread takes the worker over as soon as this one is done with it, so the worker does not wait for
+the end of a batch either.
 
 In-process (`isolate = false`) there is no second core to use: `take` analyses the next messages itself,
 before the caller opens its transaction, so no lock is held while thinking either way.
@@ -22,6 +24,10 @@ from collections.abc import Callable, Sequence
 from mailbot.process.analysis_worker import Analyzer, Attempt
 
 
+READY_MAX = 64  # analyses waiting to be filed, at most: the worker pauses when filing falls behind
+_POLL_SECONDS = 0.05
+
+
 class PrepareAhead:
     def __init__(self, analyzer: Analyzer, raws: Sequence[bytes], should_stop: Callable[[], bool]) -> None:
         self._analyzer = analyzer
@@ -29,7 +35,7 @@ class PrepareAhead:
         self._should_stop = should_stop
         self._taken = 0
         self._abandoned = threading.Event()
-        self._ready: queue.Queue[Attempt] = queue.Queue()
+        self._ready: queue.Queue[Attempt] = queue.Queue(READY_MAX)
         self._thread: threading.Thread | None = None
         if analyzer.parallel and len(raws) > 1:
             self._thread = threading.Thread(target=self._feed, name="mailbot-prepare", daemon=True)
@@ -47,17 +53,25 @@ class PrepareAhead:
             attempts = self._analyzer.prepare_all(self._raws[fed:], stop)
             try:
                 for attempt in attempts:
-                    if self._abandoned.is_set():
+                    if not self._put(attempt) or attempt.interrupted:
                         return
-                    self._ready.put(attempt)
                     fed += 1
-                    if attempt.interrupted:
-                        return
             except Exception as exc:  # the analyzer reports failures as attempts; this is its own bug
-                self._ready.put(Attempt(failure=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}"))
+                if not self._put(Attempt(failure=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}")):
+                    return
                 fed += 1
             finally:
                 attempts.close()
+
+    def _put(self, attempt: Attempt) -> bool:
+        """Queue a result, waiting while READY_MAX wait to be filed; False when the batch was abandoned."""
+        while not self._abandoned.is_set():
+            try:
+                self._ready.put(attempt, timeout=_POLL_SECONDS)
+                return True
+            except queue.Full:
+                pass
+        return False
 
     def take(self, most: int, linger: float) -> list[Attempt]:
         """The next prepared messages in batch order: the first one (waited for), then those ready within

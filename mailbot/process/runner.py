@@ -336,11 +336,23 @@ def _count(stats: RunStats, outcome: Outcome) -> None:
         stats.quarantined += 1
 
 
-def _process_batch(
-    sessions: sessionmaker[Session], ctx: RunnerContext, claims: list[Claim], after: AfterFiling | None,
-    should_stop: Callable[[], bool], analyzer: Analyzer, stats: RunStats, on_filed: Callable[[], object] | None,
-) -> bool:
-    """Prepare a claim batch ahead and file it group by group. Returns False when the daemon is stopping."""
+@dataclass
+class _Batch:
+    """A claim batch being prepared: the claims still to file, in order, and their analyses on the way."""
+
+    live: list[Claim]
+    ahead: PrepareAhead
+
+
+def _open_batch(
+    sessions: sessionmaker[Session], ctx: RunnerContext, analyzer: Analyzer, should_stop: Callable[[], bool], stats: RunStats,
+    history_only: bool,
+) -> _Batch | None:
+    """Claim the next batch and start preparing it; None when nothing is due. A claim whose attempts are used
+    up (the process died on it each time) is quarantined here, without being analysed again."""
+    claims = _claim(sessions, ctx, history_only)
+    if not claims:
+        return None
     live: list[Claim] = []
     for claim in claims:
         if claim.attempts > ctx.desk.max_attempts:
@@ -348,28 +360,35 @@ def _process_batch(
                 _count(stats, _record_failure(session, ctx, claim, "gave up: the process died while handling it", permanent=True))
         else:
             live.append(claim)
-    ahead = PrepareAhead(analyzer, [c.raw for c in live], should_stop)
-    try:
-        while ahead.left:
-            start = len(live) - ahead.left
-            attempts = ahead.take(GROUP_MAX, GROUP_LINGER_SECONDS)
-            group = list(zip(live[start:start + len(attempts)], attempts))
-            for _ in group:
-                failpoints.reached("process.after_claim")
-            stopped = [c for c, a in group if a.interrupted]
-            group = [(c, a) for c, a in group if not a.interrupted]
-            while group and not should_stop():
-                results, group = _file_group(sessions, ctx, group, after, should_stop)
-                for result in results:
-                    _filed(result)
-                    _count(stats, result.outcome)
-                if on_filed is not None and any(r.outcome is Outcome.FILED for r in results):
-                    on_filed()
-            if stopped or group or should_stop():
-                _release(sessions, [c for c, _ in group] + stopped + live[start + len(attempts):])
-                return False
-    finally:
-        ahead.close()
+    return _Batch(live, PrepareAhead(analyzer, [c.raw for c in live], should_stop))
+
+
+def _process_batch(
+    sessions: sessionmaker[Session], ctx: RunnerContext, batch: _Batch, after: AfterFiling | None,
+    should_stop: Callable[[], bool], stats: RunStats, on_filed: Callable[[], object] | None, open_next: Callable[[], None],
+) -> bool:
+    """File a claim batch group by group as its analyses arrive; `open_next` is called after each group (the
+    next batch is claimed while this one is filed). Returns False when the daemon is stopping."""
+    live, ahead = batch.live, batch.ahead
+    while ahead.left:
+        start = len(live) - ahead.left
+        attempts = ahead.take(GROUP_MAX, GROUP_LINGER_SECONDS)
+        group = list(zip(live[start:start + len(attempts)], attempts))
+        for _ in group:
+            failpoints.reached("process.after_claim")
+        stopped = [c for c, a in group if a.interrupted]
+        group = [(c, a) for c, a in group if not a.interrupted]
+        while group and not should_stop():
+            results, group = _file_group(sessions, ctx, group, after, should_stop)
+            for result in results:
+                _filed(result)
+                _count(stats, result.outcome)
+            if on_filed is not None and any(r.outcome is Outcome.FILED for r in results):
+                on_filed()
+            open_next()
+        if stopped or group or should_stop():
+            _release(sessions, [c for c, _ in group] + stopped + live[start + len(attempts):])
+            return False
     return True
 
 
@@ -384,15 +403,42 @@ def process_pending(
 ) -> RunStats:
     """Process due rows until none is left, `limit` is reached, or `should_stop()` says so (with
     `history_only`, only rows intake marked as history: `mailbot poll --history-only`). `on_filed` is
-    called after each commit that filed mail (the daemon wakes the sender: answers go out during a burst)."""
+    called after each commit that filed mail (the daemon wakes the sender: answers go out during a burst).
+
+    With the analysis worker, the next claim batch is claimed once the first group of the current one is
+    filed, so the worker goes from one batch to the next without waiting for filing to finish the first."""
     stats = RunStats()
     analyzer = ctx.analysis()
-    while (limit is None or stats.handled < limit) and not should_stop():
-        claims = _claim(sessions, ctx, history_only)
-        if not claims:
-            break
-        if not _process_batch(sessions, ctx, claims, after, should_stop, analyzer, stats, on_filed):
-            break
+    batch: _Batch | None = None
+    following: _Batch | None = None
+    looked_ahead = False
+
+    def open_next() -> None:
+        nonlocal following, looked_ahead
+        if not looked_ahead and limit is None and analyzer.parallel and not should_stop():
+            looked_ahead = True
+            following = _open_batch(sessions, ctx, analyzer, should_stop, stats, history_only)
+
+    try:
+        while (limit is None or stats.handled < limit) and not should_stop():
+            batch, following, looked_ahead = following, None, False
+            if batch is None:
+                batch = _open_batch(sessions, ctx, analyzer, should_stop, stats, history_only)
+                if batch is None:
+                    break
+            done = _process_batch(sessions, ctx, batch, after, should_stop, stats, on_filed, open_next)
+            batch.ahead.close()
+            batch = None
+            if not done:
+                break
+        if following is not None:  # stopping: the batch claimed ahead goes back untouched
+            following.ahead.close()
+            _release(sessions, following.live)
+            following = None
+    finally:
+        for left in (batch, following):
+            if left is not None:
+                left.ahead.close()
     return stats
 
 
