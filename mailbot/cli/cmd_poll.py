@@ -1,16 +1,21 @@
-"""`mailbot poll --once`: fetch new mail from every source, file it, exit; `--history-only`: import only what
+"""`mailbot poll --once`: fetch new mail from every source and file it meanwhile, exit; `--history-only`: import only what
 folders seen for the first time hold, as history (cli/poll_history.py)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import threading
 from typing import Any
 
+from mailbot.app import App
 from mailbot.cli.app_session import opened_app
 from mailbot.cli.command_list import command_help
 from mailbot.config import Config
+from mailbot.process.runner import RunStats
 from mailbot.store import source_leases
+
+_IDLE_SECONDS = 0.05  # how long filing waits for intake to store more before it looks again
 
 
 def cmd_poll(config: Config, args: argparse.Namespace) -> int:
@@ -20,8 +25,7 @@ def cmd_poll(config: Config, args: argparse.Namespace) -> int:
             from mailbot.cli.poll_history import import_history
 
             return import_history(app)
-        stored = app.poll()
-        stats = app.process()
+        stored, stats = poll_and_file(app)
         print(
             f"stored {stored} new message(s); filed {stats.done}, duplicates {stats.duplicates}, "
             f"retry later {stats.retried}, quarantined {stats.quarantined}"
@@ -34,6 +38,38 @@ def cmd_poll(config: Config, args: argparse.Namespace) -> int:
                 # Not an error: one worker reads a source at a time, and another (a running daemon) has it.
                 print(f"source {src.name}: not read here, worker {holders.get(src.name, 'another worker')} holds its lease")
         return 1 if app.unreadable else 0
+
+
+def poll_and_file(app: App) -> tuple[int, RunStats]:
+    """Fetch from every source and file what was stored, both at once: filing starts with the first batch
+    intake stores and goes on until fetching has ended and nothing is left. Returns (stored, what filing did)."""
+    fetched = threading.Event()
+    total = RunStats()
+    failed: list[BaseException] = []
+
+    def file_while_fetching() -> None:
+        try:
+            while True:
+                last = fetched.is_set()  # a pass that starts after fetching ended sees everything stored
+                stats = app.process()
+                total.add(stats)
+                if last:
+                    return
+                if not stats.handled:
+                    fetched.wait(_IDLE_SECONDS)
+        except BaseException as exc:
+            failed.append(exc)
+
+    filer = threading.Thread(target=file_while_fetching, name="mailbot-file", daemon=True)
+    filer.start()
+    try:
+        stored = app.poll()
+    finally:
+        fetched.set()
+        filer.join()
+    if failed:
+        raise failed[0]
+    return stored, total
 
 
 def register(sub: Any) -> None:

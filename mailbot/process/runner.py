@@ -57,6 +57,12 @@ class RunStats:
     def handled(self) -> int:
         return self.done + self.duplicates + self.retried + self.quarantined
 
+    def add(self, other: RunStats) -> None:
+        self.done += other.done
+        self.duplicates += other.duplicates
+        self.retried += other.retried
+        self.quarantined += other.quarantined
+
 
 @dataclass(frozen=True)
 class Claim:

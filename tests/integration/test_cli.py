@@ -7,6 +7,10 @@ import pytest
 import json
 from pathlib import Path
 
+from sqlalchemy import func, select
+
+from mailbot.store.db import make_engine
+from mailbot.store.models import Inbound
 from tests.conftest import data, write_config
 from tests.support.cli import ROOT, run_mailbot
 from tests.support.flow import customer_mail
@@ -98,3 +102,28 @@ def test_unreachable_imap_server_does_not_stop_other_sources(tmp_path: Path, db_
     assert "event=imap.unavailable source=down" in result.stderr
     assert "mailbot: could not read source down: ConnectionRefusedError" in result.stderr
     assert "filed 1" in result.stdout
+
+
+def test_poll_once_files_mail_while_it_is_still_fetching(tmp_path: Path) -> None:
+    maildir = tmp_path / "Maildir"
+    burst = 2000
+    for n in range(burst):
+        deliver_to_maildir(maildir, customer_mail(f"c{n}@customer.example", f"Question {n}"), f"{n}.h")
+    url = f"sqlite:///{tmp_path / 'mailbot.db'}"
+    cfg = write_config(
+        tmp_path / "m.toml",
+        {
+            "mailbot": {"state_dir": str(tmp_path / "s"), "database_url": url, "secret": "test-secret-0123456789abcdef"},
+            "processing": {"isolate": False},  # no worker to warm up: filing can start with the first batch
+            "maildir": [{"name": "local", "path": str(maildir)}],
+        },
+    )
+    result = run_mailbot(cfg, "poll", "--once")
+    assert result.returncode == 0, result.stderr
+    assert f"stored {burst} new message(s); filed {burst}" in result.stdout
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        first_filed, last_fetched = conn.execute(select(func.min(Inbound.processed_at), func.max(Inbound.fetched_at))).one()
+    engine.dispose()
+    # Intake stores 200 messages a transaction; filing took up the first ones before the last were stored.
+    assert first_filed < last_fetched, (first_filed, last_fetched)
