@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from mailbot import __version__
 from mailbot.cli.command_list import COMMANDS
+from mailbot.malloc_arenas import cap_malloc_arenas
 
 if TYPE_CHECKING:
     from mailbot.config import Config
@@ -104,6 +105,7 @@ def restrict_umask() -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     restrict_umask()
+    cap_malloc_arenas()
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(chosen_command(argv) or "")
     args = parser.parse_args(argv)

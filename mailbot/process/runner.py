@@ -73,7 +73,7 @@ class Claim:
     history: bool = False  # intake found it in the folder when mailbot first saw the folder
 
 
-CLAIM_BATCH = 200
+CLAIM_BATCH = 100
 CLAIM_BYTES = 8 << 20  # a batch's raw messages are held in memory: it ends at this size (one message always goes)
 
 
