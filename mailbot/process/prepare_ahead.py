@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from mailbot.process.analysis_worker import Analyzer, Attempt
 
 
-READY_MAX = 64  # analyses waiting to be filed, at most: the worker pauses when filing falls behind
+READY_MAX = 32  # analyses waiting to be filed, at most: the worker pauses when filing falls behind
 _POLL_SECONDS = 0.05
 
 
