@@ -7,7 +7,7 @@ import os
 import sys
 
 _M_ARENA_MAX = -8  # mallopt's parameter number in glibc's malloc.h
-ARENAS = 2
+ARENAS = 1  # Python allocates small objects itself under its own lock: one arena costs no speed measured
 
 
 def cap_malloc_arenas(count: int = ARENAS) -> bool:
