@@ -44,6 +44,7 @@ def poll_and_file(app: App) -> tuple[int, RunStats]:
     """Fetch from every source and file what was stored, both at once: filing starts with the first batch
     intake stores and goes on until fetching has ended and nothing is left. Returns (stored, what filing did)."""
     fetched = threading.Event()
+    interrupted = threading.Event()  # fetching failed or was interrupted (Ctrl-C): filing stops at once too
     total = RunStats()
     failed: list[BaseException] = []
 
@@ -51,9 +52,9 @@ def poll_and_file(app: App) -> tuple[int, RunStats]:
         try:
             while True:
                 last = fetched.is_set()  # a pass that starts after fetching ended sees everything stored
-                stats = app.process()
+                stats = app.process(interrupted.is_set)
                 total.add(stats)
-                if last:
+                if last or interrupted.is_set():
                     return
                 if not stats.handled:
                     fetched.wait(_IDLE_SECONDS)
@@ -64,6 +65,9 @@ def poll_and_file(app: App) -> tuple[int, RunStats]:
     filer.start()
     try:
         stored = app.poll()
+    except BaseException:
+        interrupted.set()  # what was claimed and not filed goes back untouched
+        raise
     finally:
         fetched.set()
         filer.join()
