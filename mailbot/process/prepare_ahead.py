@@ -100,7 +100,8 @@ class PrepareAhead:
         return out
 
     def close(self) -> None:
-        """Stop handing out messages; the one the worker is busy with finishes (within its time limit)."""
+        """Stop handing out messages. With messages still at the worker, the worker is stopped and replaced
+        on the next use (their answers would belong to no one); the claims are the caller's to give back."""
         self._abandoned.set()
         if self._thread is not None:
             self._thread.join()
