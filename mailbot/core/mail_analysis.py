@@ -13,7 +13,8 @@ after filing read it instead of computing anything again while the write transac
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 from mailbot.core.credentials import SecretsFound
 from mailbot.core.credentials import find_in_mail
@@ -35,10 +36,23 @@ class InputLimits:
 @dataclass(frozen=True)
 class MailAnalysis:
     mail: InboundMail  # the bounded view: what every detector, rule and template of this message sees
-    language: str  # the detected language (or the desk's default when there is no good evidence)
     new_text: str  # what the sender wrote now, quoted history folded away
     credentials: SecretsFound | None  # passwords and the like: in the bounded subject and text, and text attachments
     truncated: tuple[str, ...] = ()  # what was cut for the detectors: "body", "subject", "headers", "references"
+    default_language: str = "en"  # the desk's language: what `language` is without good evidence
+    # The detected language, or None when the analysis left it for later: see `language`.
+    detected_language: str | None = field(default=None, compare=False)
+
+    @cached_property
+    def language(self) -> str:
+        """The customer's language (or the desk's default when there is no good evidence).
+
+        Only a message that opens a ticket needs it (a ticket keeps the language of its first message), so a
+        message that answers another one is not guessed at ahead: the few that still open a ticket are
+        guessed here, on first use."""
+        if self.detected_language is not None:
+            return self.detected_language
+        return detect(self.mail, self.default_language)
 
 
 def bounded(mail: InboundMail, limits: InputLimits) -> tuple[InboundMail, tuple[str, ...]]:
@@ -78,9 +92,12 @@ def analyze(
     on_step("bound")
     view, cut = bounded(mail, limits)
     on_step("language")
-    language = detect(view, default_language)
+    # A reply (In-Reply-To or References) nearly always lands on a ticket that has its language already.
+    language = None if view.in_reply_to or view.references else detect(view, default_language)
     on_step("quoting")
     fresh = new_text(view.text)
     on_step("credentials")
     secrets = find_in_mail(view.subject, view.text, tuple((p.payload, p.content_type) for p in view.parts))
-    return MailAnalysis(mail=view, language=language, new_text=fresh, credentials=secrets, truncated=cut)
+    return MailAnalysis(
+        mail=view, new_text=fresh, credentials=secrets, truncated=cut, default_language=default_language, detected_language=language
+    )
