@@ -12,12 +12,14 @@ after filing read it instead of computing anything again while the write transac
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from mailbot.core.credentials import SecretsFound
 from mailbot.core.credentials import find_in_mail
+from mailbot.core.fingerprint import content_fingerprint
 from mailbot.core.language import detect
 from mailbot.core.mail import InboundMail
 from mailbot.core.quoting import new_text
@@ -38,6 +40,8 @@ class MailAnalysis:
     mail: InboundMail  # the bounded view: what every detector, rule and template of this message sees
     new_text: str  # what the sender wrote now, quoted history folded away
     credentials: SecretsFound | None  # passwords and the like: in the bounded subject and text, and text attachments
+    attachment_digests: tuple[str, ...]  # the SHA-256 of each of the whole message's parts, in order
+    fingerprint: str  # of the whole message's content (core/fingerprint.py): a bounded view would make long ones alike
     truncated: tuple[str, ...] = ()  # what was cut for the detectors: "body", "subject", "headers", "references"
     default_language: str = "en"  # the desk's language: what `language` is without good evidence
     # The detected language, or None when the analysis left it for later: see `language`.
@@ -98,6 +102,9 @@ def analyze(
     fresh = new_text(view.text)
     on_step("credentials")
     secrets = find_in_mail(view.subject, view.text, tuple((p.payload, p.content_type) for p in view.parts))
+    on_step("fingerprint")
+    digests = tuple(hashlib.sha256(part.payload).hexdigest() for part in mail.parts)
     return MailAnalysis(
-        mail=view, new_text=fresh, credentials=secrets, truncated=cut, default_language=default_language, detected_language=language
+        mail=view, new_text=fresh, credentials=secrets, attachment_digests=digests, fingerprint=content_fingerprint(mail.text, digests),
+        truncated=cut, default_language=default_language, detected_language=language,
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
@@ -12,7 +11,6 @@ from sqlalchemy import Connection, bindparam, select, update
 
 from mailbot.core.agents import Agent, Proof, identify
 from mailbot.core.bounces import is_delivery_report
-from mailbot.core.fingerprint import content_fingerprint
 from mailbot.core.mail_age import mail_time
 from mailbot.core.mail import InboundMail
 from mailbot.core.mail_analysis import MailAnalysis, analyze
@@ -199,9 +197,7 @@ def file_message(
         notes.append(f"agent reply address of ticket {token.ticket_id} used by someone not on that ticket: not proof")
         token = None
     lookup = gather(writer.conn, mail, token, desk.signer, desk.message_id_domain, writer.collected_ref, writer.reads)
-    # The content's fingerprint is of the whole message (a bounded view would make long messages look alike).
-    digests = [hashlib.sha256(part.payload).hexdigest() for part in whole.parts]
-    fingerprint = content_fingerprint(whole.text, digests)
+    digests, fingerprint = analysis.attachment_digests, analysis.fingerprint
     reused_from: int | None = None
     if lookup.seen_before:
         earlier = find_earlier_copy(writer.conn, mail, fingerprint)

@@ -18,9 +18,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Executable, Table, insert
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from mailbot.core.mail import Part
+from mailbot.store.driver_insert import insert_one, insert_rows, python_default
 from mailbot.store.group_reads import GroupReads
 from mailbot.store.models import (
     Attachment,
@@ -71,11 +71,8 @@ def _same_keys(table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]
     keys = set().union(*(r.keys() for r in rows))
     if all(len(r) == len(keys) for r in rows):
         return rows
-    defaults = {}
-    for key in keys:
-        default = table.c[key].default
-        defaults[key] = default.arg if isinstance(default, ScalarElementColumnDefault) else None
-    return [{**{k: defaults[k] for k in keys if k not in r}, **r} for r in rows]
+    defaults = {key: python_default(table.c[key]) for key in keys}
+    return [{**{k: (fn() if (fn := defaults[k]) else None) for k in keys if k not in r}, **r} for r in rows]
 
 
 # Statements are built once per table (and dialect): building one costs more than sending it.
@@ -118,7 +115,8 @@ class Writer:
         """INSERT one row now and return its id (for rows that others point at)."""
         if model is Participant:
             self.participants_changed(values["ticket_id"])
-        return int(self.conn.execute(_insert_returning_id(_table(model)), values).scalar_one())
+        table = _table(model)
+        return int(insert_one(self.conn, table, _insert_returning_id(table), values))
 
     # collected ---------------------------------------------------------------------------------------
     def add(self, model: type[Any], **values: Any) -> None:
@@ -213,4 +211,4 @@ class Writer:
             rows = self._rows.pop(table.name, None)
             self._seen.pop(table.name, None)
             if rows:
-                self.conn.execute(_flush_insert(table, self.dialect), _same_keys(table, rows))
+                insert_rows(self.conn, table, _flush_insert(table, self.dialect), _same_keys(table, rows))

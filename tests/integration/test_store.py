@@ -15,7 +15,7 @@ from mailbot.core.mail import Part
 from mailbot.intake.inbound import Fetched, content_hash, sniff_message_id, store_raw
 from mailbot.store import migrate
 from mailbot.store.db import make_engine, unit_of_work
-from mailbot.store.models import Attachment, Base, Blob, Inbound, InboundRaw, Ticket, TicketMessage
+from mailbot.store.models import Attachment, Base, Blob, Event, Inbound, InboundRaw, Ticket, TicketMessage
 from mailbot.store.writer import Writer
 from tests.conftest import data
 
@@ -87,6 +87,40 @@ def test_datetimes_are_utc_and_naive_is_refused(sessions: sessionmaker[Session])
     with pytest.raises(Exception, match="naive datetime"):
         with unit_of_work(sessions) as s:
             s.add(Ticket(subject="y", created_at=datetime(2026, 3, 2), updated_at=NOW, tags=[]))
+
+
+def _stored(s: Session, model: type, row_id: int) -> dict:
+    table = model.__table__  # type: ignore[attr-defined]
+    row = s.connection().execute(select(table).where(table.c.id == row_id)).mappings().one()
+    return {k: v for k, v in row.items() if k != "id"}
+
+
+def test_the_writers_inserts_store_what_the_orm_stores(sessions: sessionmaker[Session]) -> None:
+    """The writer sends its INSERTs through the driver (store/driver_insert.py): the same columns, types, defaults."""
+    berlin = timezone(timedelta(hours=1))
+    values = dict(
+        subject="Привет", status="open", customer="a@example.com", tags=["x", "ü"], created_at=datetime(2026, 3, 2, 10, 0, tzinfo=berlin),
+        updated_at=NOW, language="ru",
+    )
+    event_detail = {"why": "a reason", "n": [1, 2], "ok": True}
+    with unit_of_work(sessions) as s:
+        orm = Ticket(**values)
+        s.add(orm)
+        s.add(Event(ticket_id=None, kind="k", at=NOW))  # detail left to its default
+        s.flush()
+        writer = Writer(s.connection())
+        fast = writer.insert_id(Ticket, **values)
+        writer.event(fast, "k", datetime(2026, 3, 2, 10, 0, tzinfo=berlin), inbound_id=None, **event_detail)
+        writer.add(Event, ticket_id=None, kind="k", at=NOW)  # named columns differ from the row before: defaults fill in
+        writer.flush()
+    with unit_of_work(sessions) as s:
+        assert _stored(s, Ticket, fast) == _stored(s, Ticket, orm.id)
+        assert s.get(Ticket, fast).created_at == NOW and s.get(Ticket, fast).entitlement == {}  # type: ignore[union-attr]
+        events = s.scalars(select(Event).order_by(Event.id)).all()
+        assert [(e.ticket_id, e.at, e.detail) for e in events] == [(None, NOW, {}), (fast, NOW, event_detail), (None, NOW, {})]
+    with pytest.raises(Exception, match="naive datetime"):
+        with unit_of_work(sessions) as s:
+            Writer(s.connection()).insert_id(Ticket, **{**values, "created_at": datetime(2026, 3, 2)})
 
 
 def test_sniff_message_id_handles_folding() -> None:
