@@ -77,7 +77,7 @@ class App:
     def ensure_schema(self) -> None:
         """Run migrations when the schema is behind (start-up and every command that touches the store)."""
         if not migrate.is_current(self.engine):
-            log(logger, logging.INFO, "db.upgrade", revision=migrate.head_revision(self.engine))
+            log(logger, logging.INFO, "db.upgrade", revision=migrate.HEAD)
             migrate.upgrade(self.engine)
 
     # policy -----------------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ def opened_reader(config: Config, args: argparse.Namespace) -> Iterator[App]:
             raise SchemaNotReady(f"no database at {url.database}; run `mailbot db upgrade` (or start `mailbot run`)")
     app = App(config, args.clock)
     try:
-        current, head = migrate.current_revision(app.engine), migrate.head_revision(app.engine)
+        current, head = migrate.current_revision(app.engine), migrate.HEAD
         if current != head:
             raise SchemaNotReady(
                 f"the database schema is at revision {current or 'none'}, this mailbot needs {head}; run `mailbot db upgrade`"

@@ -15,7 +15,7 @@ def cmd_db(config: Config, args: argparse.Namespace) -> int:
     with opened_app(config, args, migrate=False) as app:
         if args.action == "upgrade":
             migrate.upgrade(app.engine)
-        current, head = migrate.current_revision(app.engine), migrate.head_revision(app.engine)
+        current, head = migrate.current_revision(app.engine), migrate.HEAD
         print(f"schema revision {current or 'none'} (latest {head})")
         return 0 if current == head else 1
 

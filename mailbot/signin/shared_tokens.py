@@ -6,7 +6,6 @@ import threading
 
 from mailbot.config import OAuth2Config
 from mailbot.signin.access_tokens import CachedToken, TokenGrant
-from mailbot.signin.oauth2_grants import ClientCredentialsGrant, RefreshTokenGrant
 from mailbot.signin.token_command import CommandGrant
 
 _lock = threading.Lock()
@@ -17,6 +16,9 @@ def grant_for(cfg: OAuth2Config) -> TokenGrant:
     if cfg.grant == "command":
         assert cfg.token_command is not None
         return CommandGrant(cfg.token_command, cfg.timeout_seconds)
+    # The HTTP and OAuth libraries load only for a source that signs in at a token endpoint.
+    from mailbot.signin.oauth2_grants import ClientCredentialsGrant, RefreshTokenGrant
+
     if cfg.grant == "refresh_token":
         return RefreshTokenGrant(cfg)
     return ClientCredentialsGrant(cfg)

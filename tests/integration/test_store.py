@@ -31,6 +31,12 @@ def test_migrations_match_the_models(db_url: str) -> None:
     assert diff == []
 
 
+def test_the_head_every_command_checks_is_the_scripts_head(db_url: str) -> None:
+    engine = make_engine(db_url)
+    assert migrate.HEAD == migrate.head_revision(engine) == migrate.current_revision(engine)
+    engine.dispose()
+
+
 def test_upgrade_is_idempotent(db_url: str) -> None:
     engine = make_engine(db_url)
     migrate.upgrade(engine)
