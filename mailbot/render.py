@@ -69,6 +69,9 @@ class Templates:
             keep_trailing_newline=True,
             trim_blocks=True,
             lstrip_blocks=True,
+            # What was checked when the policy loaded is what renders: an edited file takes effect on the
+            # next load (a SIGHUP reload checks it first), and no message pays for a look at the disk.
+            auto_reload=False,
         )
         self.env.filters["when"] = when
         self.env.filters["day"] = day

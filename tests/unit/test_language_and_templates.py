@@ -112,6 +112,15 @@ def test_ack_without_a_customer_name() -> None:
     assert out.body.startswith("Hello,\n")
 
 
+def test_a_template_edited_on_disk_renders_only_after_the_next_load(tmp_path: Path) -> None:
+    (tmp_path / "ack.en.j2").write_text("{% block subject %}S{% endblock %}{% block body %}checked{% endblock %}")
+    templates = Templates([tmp_path])
+    assert templates.render("ack", "en", CONTEXT).body == "checked\n"
+    (tmp_path / "ack.en.j2").write_text("{% block subject %}S{% endblock %}{% block body %}edited{% endblock %}")
+    assert templates.render("ack", "en", CONTEXT).body == "checked\n"  # not the edit nobody has checked yet
+    assert Templates([tmp_path]).render("ack", "en", CONTEXT).body == "edited\n"
+
+
 @pytest.mark.parametrize("default_language, expected", [("en", "en"), ("ru", "ru"), ("fr", "en")])
 def test_unknown_language_falls_back(default_language: str, expected: str) -> None:
     out = Templates([], default_language=default_language).render("ack", "ja", CONTEXT)
