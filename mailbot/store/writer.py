@@ -1,8 +1,8 @@
 """Writes of a transaction's processing, collected and sent as one multi-row INSERT per table.
 
-The per-message path is the hot path of the daemon: going through SQLAlchemy Core on the transaction's
-connection, and one statement per table instead of one per row, is several times faster than ORM units of
-work here, with the same single transaction around it. Processing files a group of messages in one
+The per-message path is the hot path of the daemon: one statement per table instead of one per row, each
+compiled once and sent as the driver's SQL on the transaction's connection (store/driver_insert.py), is
+several times faster than ORM units of work here, with the same single transaction around it. Processing files a group of messages in one
 transaction: rows no statement of the group reads back (events, attachments and their content) and rows the
 writer answers for itself (Message-IDs, automatic replies, suppressions: `collected_*`) wait for the end of
 the group; the rest are sent after each message.
