@@ -42,6 +42,7 @@ _POLL_SECONDS = 0.05  # how often a wait looks at should_stop
 AHEAD_MESSAGES = 16  # messages sent to the worker before the first of them is answered, at most
 AHEAD_BYTES = 1 << 20  # and their size (one message of any size always goes)
 _STEP_CHARS = 16  # room for the name of a step in shared memory
+RECEIVE_STEP = "receive"  # the step of a message the worker has not begun: it is still reading it
 _SAMPLE = (
     b"From: Sample <sample@example.com>\r\nTo: support@example.com\r\nSubject: Warm-up\r\n"
     b"Message-ID: <warm-up@example.com>\r\n\r\nHello, this message loads the language models once.\r\n"
@@ -145,9 +146,13 @@ def _serve(conn: Connection, step_box: Any, limits: InputLimits, default_languag
         step_box.value = step.encode("ascii")
 
     threading.Thread(target=read, name="mailbot-analysis-reader", daemon=True).start()
+    # Between messages the step is "receive": a message stopped before its parse began was still on its way
+    # in (a large one, on a busy machine), not in the last step of the message before it.
+    on_step(RECEIVE_STEP)
     conn.send(("ready", None))
     while raw := requests.get():
         attempt = _prepare(raw, limits, default_language, options, on_step)
+        on_step(RECEIVE_STEP)
         try:
             conn.send(attempt)
         except OSError:
@@ -296,7 +301,7 @@ class WorkerProcessAnalyzer:
             return attempt
 
     def _current_step(self) -> str:
-        return self._step.value.decode("ascii", "replace") if self._step is not None else "parse"
+        return self._step.value.decode("ascii", "replace") if self._step is not None else RECEIVE_STEP
 
     def _died(self) -> Attempt:
         step = self._current_step()

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailbot.core.mail_analysis import InputLimits
 from mailbot.core.ticket_states import InboundStatus
-from mailbot.process.analysis_worker import AHEAD_MESSAGES, Attempt, WorkerProcessAnalyzer
+from mailbot.process.analysis_worker import AHEAD_MESSAGES, RECEIVE_STEP, Attempt, WorkerProcessAnalyzer
 from mailbot.process.runner import process_pending
 from mailbot.store.db import unit_of_work
 from mailbot.store.models import Event, Inbound
@@ -64,7 +64,8 @@ def test_a_message_over_the_time_limit_is_retried_then_quarantined_naming_the_st
     assert by_id[fine].status == InboundStatus.FILED
     assert by_id[slow].status == InboundStatus.RECEIVED and (by_id[slow].last_error or "").startswith("took too long in step ")
     [stopped] = events(sessions, "inbound.analysis_stopped")
-    assert stopped.detail["step"] in ("parse", "bound", "language", "quoting", "credentials")
+    # "receive" when the limit passed while the 20 MB were still on their way in (a busy machine).
+    assert stopped.detail["step"] in ("receive", "parse", "bound", "language", "quoting", "credentials", "fingerprint")
 
     # Its next attempt comes after the back-off, and it is the last one: quarantined, with the reason.
     worker.max_seconds = 0.01
@@ -113,6 +114,14 @@ def test_stopping_kills_a_busy_worker_and_gives_the_message_back(sessions, clock
     assert row.id == busy
     # Given back untouched, or (if the worker was quicker than the stop) filed: never lost, never counted twice.
     assert (row.status, row.attempts) in ((InboundStatus.RECEIVED, 0), (InboundStatus.FILED, 1))
+
+
+def test_between_messages_the_step_is_receive_not_the_last_step_of_the_message_before(worker) -> None:
+    # A message stopped before its parse begins was still being read: it must not be reported as stopped in
+    # the last step of the message the worker finished before it.
+    assert worker._current_step() == RECEIVE_STEP
+    assert worker.prepare(ordinary("one-before")).prepared is not None
+    assert worker._current_step() == RECEIVE_STEP
 
 
 def message_ids(attempts: list[Attempt]) -> list[str | None]:
