@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 from mailbot.core.credentials import SecretsFound
@@ -45,7 +45,7 @@ class MailAnalysis:
     truncated: tuple[str, ...] = ()  # what was cut for the detectors: "body", "subject", "headers", "references"
     default_language: str = "en"  # the desk's language: what `language` is without good evidence
     # The detected language, or None when the analysis left it for later: see `language`.
-    detected_language: str | None = field(default=None, compare=False)
+    detected_language: str | None = None
 
     @cached_property
     def language(self) -> str:

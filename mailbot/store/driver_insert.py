@@ -26,14 +26,13 @@ class _Compiled:
     names: tuple[str, ...]  # the bind names, in the order of the SQL's parameters
     positional: bool  # qmark/numeric (SQLite) take tuples; pyformat (psycopg) takes dicts
     processors: tuple[Callable[[Any], Any] | None, ...]  # per name: the column type's bind processor
-    defaults: tuple[tuple[str, Callable[[], Any]], ...]  # columns not given: their Python-side default
+    defaults: dict[str, Callable[[], Any]]  # a column a row does not name: its Python-side default (else NULL)
 
 
 _COMPILED: dict[tuple[int, str, tuple[str, ...]], _Compiled] = {}
 
 
-def python_default(column: Any) -> Callable[[], Any] | None:
-    """What makes the column's value when a row does not name it (None: the database's own default, or NULL)."""
+def _python_default(column: Any) -> Callable[[], Any] | None:
     default = column.default
     if default is None:
         return None
@@ -49,9 +48,9 @@ def python_default(column: Any) -> Callable[[], Any] | None:
 
 def _compile(conn: Connection, table: Table, stmt: Executable, keys: tuple[str, ...]) -> _Compiled:
     dialect = conn.dialect
-    defaults = tuple((c.key, fn) for c in table.columns if c.key not in keys and (fn := python_default(c)) is not None)
+    defaults = {c.key: fn for c in table.columns if (fn := _python_default(c)) is not None}
     assert isinstance(stmt, ClauseElement)
-    compiled = stmt.compile(dialect=dialect, column_keys=[*keys, *(k for k, _ in defaults)])
+    compiled = stmt.compile(dialect=dialect, column_keys=[*keys, *(k for k in defaults if k not in keys)])
     assert isinstance(compiled, SQLCompiler)
     names = tuple(compiled.positiontup or ()) if compiled.positional else tuple(compiled.binds)
     processors = tuple(compiled.binds[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names)
@@ -68,15 +67,16 @@ def _compiled(conn: Connection, table: Table, stmt: Executable, keys: tuple[str,
 
 
 def _params(c: _Compiled, row: dict[str, Any]) -> Any:
-    if c.defaults:
-        row = {**{k: fn() for k, fn in c.defaults}, **row}
-    values = [row[n] if p is None else p(row[n]) for n, p in zip(c.names, c.processors)]
+    values = [row[n] if n in row else (fn() if (fn := c.defaults.get(n)) else None) for n in c.names]
+    values = [v if p is None else p(v) for v, p in zip(values, c.processors)]
     return tuple(values) if c.positional else dict(zip(c.names, values))
 
 
 def insert_rows(conn: Connection, table: Table, stmt: Executable, rows: Sequence[dict[str, Any]]) -> None:
-    """Send `stmt` (an INSERT of `table`) for `rows`, which all name the same columns: one executemany."""
-    c = _compiled(conn, table, stmt, tuple(rows[0]))
+    """Send `stmt` (an INSERT of `table`) for `rows`: one executemany. A column that some rows name and others
+    do not gets its default in the others, as SQLAlchemy's own INSERT would give it."""
+    keys = tuple(dict.fromkeys(key for row in rows for key in row))
+    c = _compiled(conn, table, stmt, keys)
     conn.exec_driver_sql(c.sql, [_params(c, r) for r in rows])
 
 

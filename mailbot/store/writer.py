@@ -2,10 +2,10 @@
 
 The per-message path is the hot path of the daemon: one statement per table instead of one per row, each
 compiled once and sent as the driver's SQL on the transaction's connection (store/driver_insert.py), is
-several times faster than ORM units of work here, with the same single transaction around it. Processing files a group of messages in one
-transaction: rows no statement of the group reads back (events, attachments and their content) and rows the
-writer answers for itself (Message-IDs, automatic replies, suppressions: `collected_*`) wait for the end of
-the group; the rest are sent after each message.
+several times faster than ORM units of work here, with the same single transaction around it. Processing
+files a group of messages in one transaction: rows no statement of the group reads back (events, attachments
+and their content) and rows the writer answers for itself (Message-IDs, automatic replies, suppressions:
+`collected_*`) wait for the end of the group; the rest are sent after each message.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Executable, Table, insert
 from sqlalchemy.dialects import postgresql, sqlite
 
 from mailbot.core.mail import Part
-from mailbot.store.driver_insert import insert_one, insert_rows, python_default
+from mailbot.store.driver_insert import insert_one, insert_rows
 from mailbot.store.group_reads import GroupReads
 from mailbot.store.models import (
     Attachment,
@@ -64,15 +64,6 @@ def _table(model: type[Any]) -> Table:
     table = model.__table__
     assert isinstance(table, Table)
     return table
-
-
-def _same_keys(table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One multi-row INSERT needs every row to name the same columns: fill gaps with the column's default."""
-    keys = set().union(*(r.keys() for r in rows))
-    if all(len(r) == len(keys) for r in rows):
-        return rows
-    defaults = {key: python_default(table.c[key]) for key in keys}
-    return [{**{k: (fn() if (fn := defaults[k]) else None) for k in keys if k not in r}, **r} for r in rows]
 
 
 # Statements are built once per table (and dialect): building one costs more than sending it.
@@ -211,4 +202,4 @@ class Writer:
             rows = self._rows.pop(table.name, None)
             self._seen.pop(table.name, None)
             if rows:
-                insert_rows(self.conn, table, _flush_insert(table, self.dialect), _same_keys(table, rows))
+                insert_rows(self.conn, table, _flush_insert(table, self.dialect), rows)
