@@ -29,11 +29,24 @@ def _token_list(value: str) -> set[str]:
     return {t.strip().lower() for t in re.split(r"[,;\s]+", value) if t.strip()}
 
 
-def automatic_reasons(mail: InboundMail, is_own_address: Callable[[str], bool], came_from_us: bool) -> list[str]:
+def automatic_reasons(
+    mail: InboundMail, is_own_address: Callable[[str], bool], came_from_us: bool, signals: tuple[str, ...] | None = None,
+) -> list[str]:
     """Every signal that says this message was not written by a person for us to answer (empty: a person).
 
     `came_from_us` is true when the message's own Message-ID is one mailbot generated (signature checked).
+    `signals` are `mail_signals(mail)` when they were found already (by the analysis, off the filing thread).
     """
+    reasons = list(mail_signals(mail) if signals is None else signals)
+    if mail.header(LOOP_HEADER) is not None or came_from_us:
+        reasons.append("our own mail came back")
+    elif mail.sender is not None and is_own_address(mail.sender.addr):
+        reasons.append(f"sent from our own address {mail.sender.addr}")
+    return reasons
+
+
+def mail_signals(mail: InboundMail) -> tuple[str, ...]:
+    """The signals of automatic mail that the message alone shows (not what depends on the desk's addresses)."""
     reasons: list[str] = []
     auto = mail.header("Auto-Submitted")
     if auto is not None and auto.split(";", 1)[0].strip().lower() not in ("no", ""):
@@ -62,8 +75,4 @@ def automatic_reasons(mail: InboundMail, is_own_address: Callable[[str], bool], 
         reasons.append("X-POST-MessageClass: autoresponder")
     if _OOO_SUBJECT.search(mail.subject):
         reasons.append(f"out-of-office subject: {mail.subject[:60]!r}")
-    if mail.header(LOOP_HEADER) is not None or came_from_us:
-        reasons.append("our own mail came back")
-    elif mail.sender is not None and is_own_address(mail.sender.addr):
-        reasons.append(f"sent from our own address {mail.sender.addr}")
-    return reasons
+    return tuple(reasons)

@@ -17,12 +17,26 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
 
+from mailbot.core.automatic import mail_signals
 from mailbot.core.credentials import SecretsFound
 from mailbot.core.credentials import find_in_mail
 from mailbot.core.fingerprint import content_fingerprint
 from mailbot.core.language import detect
+from mailbot.core.linear_regex import compile_linear
 from mailbot.core.mail import InboundMail
 from mailbot.core.quoting import new_text
+
+
+# The headers a reply token may arrive in, and what looks like an address there. Malformed headers are scanned
+# too: a token proves itself by its signature, not by where it sits. Linear-time: with a backtracking engine a
+# long header without "@" costs its length squared.
+_RECIPIENT_HEADERS = ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To", "Resent-To")
+_ADDRESSISH = compile_linear(r"[^\s<>,;:\"()\[\]]+@[^\s<>,;:\"()\[\]]+")
+
+
+def recipient_addresses(mail: InboundMail) -> tuple[str, ...]:
+    """Everything that looks like local@domain in the recipient headers, in header order."""
+    return tuple(found.text for name in _RECIPIENT_HEADERS for value in mail.header_all(name) for found in _ADDRESSISH.finditer(value))
 
 
 @dataclass(frozen=True)
@@ -42,6 +56,8 @@ class MailAnalysis:
     credentials: SecretsFound | None  # passwords and the like: in the bounded subject and text, and text attachments
     attachment_digests: tuple[str, ...]  # the SHA-256 of each of the whole message's parts, in order
     fingerprint: str  # of the whole message's content (core/fingerprint.py): a bounded view would make long ones alike
+    recipient_addresses: tuple[str, ...]  # what looks like an address in the recipient headers: where tokens sit
+    automatic_signals: tuple[str, ...]  # what the message alone says about being automatic (core/automatic.py)
     truncated: tuple[str, ...] = ()  # what was cut for the detectors: "body", "subject", "headers", "references"
     default_language: str = "en"  # the desk's language: what `language` is without good evidence
     # The detected language, or None when the analysis left it for later: see `language`.
@@ -104,7 +120,9 @@ def analyze(
     secrets = find_in_mail(view.subject, view.text, tuple((p.payload, p.content_type) for p in view.parts))
     on_step("fingerprint")
     digests = tuple(hashlib.sha256(part.payload).hexdigest() for part in mail.parts)
+    on_step("signals")
     return MailAnalysis(
         mail=view, new_text=fresh, credentials=secrets, attachment_digests=digests, fingerprint=content_fingerprint(mail.text, digests),
+        recipient_addresses=recipient_addresses(view), automatic_signals=mail_signals(view),
         truncated=cut, default_language=default_language, detected_language=language,
     )

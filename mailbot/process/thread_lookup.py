@@ -5,14 +5,13 @@ At most three indexed queries, and none for a first message that names nothing: 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, bindparam, select
 
 from mailbot.core.bounces import returned_message_ids
 from mailbot.core.fingerprint import content_fingerprint
-from mailbot.core.linear_regex import compile_linear
 from mailbot.core.mail import InboundMail
 from mailbot.core.subject import ticket_tags
 from mailbot.core.thread_match import ThreadFacts
@@ -20,9 +19,6 @@ from mailbot.core.tokens import ReplyToken, Signer
 from mailbot.store.group_reads import STORED_REFS, GroupReads
 from mailbot.store.models import Attachment, Participant, Ticket, TicketMessage
 
-_RECIPIENT_HEADERS = ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To", "Resent-To")
-# Linear-time: with a backtracking engine a long header without "@" costs its length squared.
-_ADDRESSISH = compile_linear(r"[^\s<>,;:\"()\[\]]+@[^\s<>,;:\"()\[\]]+")
 
 
 # Built once: these run for every message.
@@ -32,19 +28,15 @@ _PARTICIPATES = select(Participant.ticket_id).where(
 )
 
 
-def find_token(mail: InboundMail, signer: Signer, base_address: str, kinds: tuple[str, ...] = ("t", "a", "b")) -> ReplyToken | None:
-    """The first valid signed token of one of `kinds` in any recipient header.
+def find_token(addresses: Iterable[str], signer: Signer, base_address: str, kinds: tuple[str, ...] = ("t", "a", "b")) -> ReplyToken | None:
+    """The first valid signed token of one of `kinds` among `addresses` (`MailAnalysis.recipient_addresses`).
 
-    Malformed headers are scanned too: a token proves itself by its signature, not by where it sits.
     Bounce addresses (kind b) name the ticket of the message that bounced, like ticket addresses do.
     """
-    for name in _RECIPIENT_HEADERS:
-        for value in mail.header_all(name):
-            for found in _ADDRESSISH.finditer(value):
-                candidate = found.text
-                token = signer.token_in_address(candidate, base_address)
-                if token is not None and token.kind in kinds:
-                    return token
+    for candidate in addresses:
+        token = signer.token_in_address(candidate, base_address)
+        if token is not None and token.kind in kinds:
+            return token
     return None
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Executable, Table
+from sqlalchemy import Connection, Executable, Table, insert
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.schema import CallableColumnDefault, ScalarElementColumnDefault
@@ -30,6 +30,7 @@ class _Compiled:
 
 
 _COMPILED: dict[tuple[int, str, tuple[str, ...]], _Compiled] = {}
+_ONE: dict[tuple[str, str], Executable] = {}  # per table and dialect: the INSERT of insert_one
 
 
 def _python_default(column: Any) -> Callable[[], Any] | None:
@@ -80,7 +81,14 @@ def insert_rows(conn: Connection, table: Table, stmt: Executable, rows: Sequence
     conn.exec_driver_sql(c.sql, [_params(c, r) for r in rows])
 
 
-def insert_one(conn: Connection, table: Table, stmt: Executable, row: dict[str, Any]) -> Any:
-    """Send `stmt` (an INSERT of `table` RETURNING its id) for one row; returns the id."""
+def insert_one(conn: Connection, table: Table, row: dict[str, Any]) -> int:
+    """INSERT one row of `table` now and return its id. SQLite hands the new rowid back with every INSERT
+    (`lastrowid`), which costs the driver nothing, where a RETURNING clause costs SQLAlchemy a result set up for
+    it; other databases are asked with RETURNING."""
+    dialect = conn.dialect.name
+    stmt = _ONE.get((table.name, dialect))
+    if stmt is None:
+        stmt = _ONE[(table.name, dialect)] = insert(table) if dialect == "sqlite" else insert(table).returning(table.c.id)
     c = _compiled(conn, table, stmt, tuple(row))
-    return conn.exec_driver_sql(c.sql, _params(c, row)).scalar_one()
+    result = conn.exec_driver_sql(c.sql, _params(c, row))
+    return int(result.lastrowid if dialect == "sqlite" else result.scalar_one())

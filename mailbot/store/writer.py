@@ -67,15 +67,7 @@ def _table(model: type[Any]) -> Table:
 
 
 # Statements are built once per table (and dialect): building one costs more than sending it.
-_INSERT_RETURNING_ID: dict[str, Executable] = {}
 _FLUSH: dict[tuple[str, str], Executable] = {}
-
-
-def _insert_returning_id(table: Table) -> Executable:
-    stmt = _INSERT_RETURNING_ID.get(table.name)
-    if stmt is None:
-        stmt = _INSERT_RETURNING_ID[table.name] = insert(table).returning(table.c.id)
-    return stmt
 
 
 def _flush_insert(table: Table, dialect: str) -> Executable:
@@ -106,8 +98,7 @@ class Writer:
         """INSERT one row now and return its id (for rows that others point at)."""
         if model is Participant:
             self.participants_changed(values["ticket_id"])
-        table = _table(model)
-        return int(insert_one(self.conn, table, _insert_returning_id(table), values))
+        return insert_one(self.conn, _table(model), values)
 
     # collected ---------------------------------------------------------------------------------------
     def add(self, model: type[Any], **values: Any) -> None:

@@ -4,9 +4,10 @@ back-off and then quarantined with the step it was stopped in; the next message 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import select
@@ -15,11 +16,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from mailbot.core.mail_analysis import InputLimits
 from mailbot.core.ticket_states import InboundStatus
 from mailbot.process.analysis_worker import AHEAD_MESSAGES, RECEIVE_STEP, Attempt, WorkerProcessAnalyzer
+from mailbot.policy.in_force import Policy
+from mailbot.process.filing import Filed
+from mailbot.process.message_context import MessageContext
 from mailbot.process.runner import process_pending
+from mailbot.process.steps.automatic_mail import DetectAutomatic
 from mailbot.store.db import unit_of_work
-from mailbot.store.models import Event, Inbound
+from mailbot.store.models import Event, Inbound, TicketMessage
+from mailbot.store.writer import Writer
 from mailbot.time_source import FixedClock
-from tests.support.flow import customer_mail, deliver, make_context
+from tests.support.flow import SIGNER, SUPPORT, customer_mail, deliver, make_context
 from tests.support.hostile_messages import ordinary
 from tests.support.waiting import wait_until
 
@@ -163,3 +169,60 @@ def test_a_caller_that_stops_reading_early_gets_no_stale_answer_next_time(worker
     assert message_ids([next(attempts)]) == ["early-0@attacker.test"]
     attempts.close()  # the other nine were with the worker: it is replaced, their answers dropped
     assert message_ids([worker.prepare(ordinary("later"))]) == ["later@attacker.test"]
+
+
+class Blinded:
+    """The worker, with what it found in each message's headers replaced: what filing then does shows
+    whether filing read the worker's findings or looked at the headers again."""
+
+    parallel = True
+
+    def __init__(self, inner: WorkerProcessAnalyzer, **found: Any) -> None:
+        self.inner, self.found = inner, found
+
+    def start(self, should_stop: Callable[[], bool] = lambda: False) -> bool:
+        return self.inner.start(should_stop)
+
+    def prepare(self, raw: bytes, should_stop: Callable[[], bool] = lambda: False) -> Attempt:
+        return self._blind(self.inner.prepare(raw, should_stop))
+
+    def prepare_all(self, raws: Sequence[bytes], should_stop: Callable[[], bool] = lambda: False) -> Generator[Attempt, None, None]:
+        return (self._blind(a) for a in self.inner.prepare_all(raws, should_stop))
+
+    def close(self) -> None:
+        pass
+
+    def _blind(self, attempt: Attempt) -> Attempt:
+        assert attempt.prepared is not None
+        analysis = replace(attempt.prepared.analysis, **self.found)
+        return replace(attempt, prepared=replace(attempt.prepared, analysis=analysis))
+
+
+def test_filing_decides_from_what_the_worker_found_in_the_headers(sessions, clock: FixedClock, worker) -> None:
+    """Where reply tokens may sit and what marks automatic mail are found in the worker, off the filing
+    thread; filing and the steps after it take them from the analysis and do not read the headers again."""
+    token_address = SIGNER.reply_address(SUPPORT, 1)
+    auto_reply = customer_mail("Bob <bob@customer.test>", "Re: Printer", extra="Auto-Submitted: auto-replied\r\n")
+    auto_reply = auto_reply.replace(f"To: {SUPPORT}".encode(), f"To: Support <{token_address}>, Carol <carol@customer.test>".encode())
+    attempt = worker.prepare(auto_reply)
+    assert attempt.prepared is not None
+    found = attempt.prepared.analysis
+    assert found.recipient_addresses == (token_address, "carol@customer.test")
+    assert found.automatic_signals == ("Auto-Submitted: auto-replied",)
+
+    seen: list[tuple[str, ...]] = []
+
+    def after(writer: Writer, inbound_id: int, filed: Filed, now: datetime) -> None:
+        ctx = MessageContext(writer, inbound_id, filed, now, cast(Policy, None))  # the step reads no policy
+        DetectAutomatic(make_context(clock).desk)(ctx)
+        seen.append(ctx.automatic)
+
+    deliver(sessions, clock, customer_mail("Bob <bob@customer.test>", "Printer"))
+    assert process_pending(sessions, replace(make_context(clock), analyzer=worker), after=after).handled == 1
+    blinded = Blinded(worker, recipient_addresses=("someone@else.test",), automatic_signals=("found by the worker",))
+    deliver(sessions, clock, auto_reply)
+    assert process_pending(sessions, replace(make_context(clock), analyzer=blinded), after=after).handled == 1
+    with unit_of_work(sessions) as s:
+        tickets = [m.ticket_id for m in s.scalars(select(TicketMessage).order_by(TicketMessage.id))]
+    assert tickets == [1, 2]  # the token the headers carry was not seen: a new ticket, not ticket 1
+    assert seen == [(), ("found by the worker",)]  # not the Auto-Submitted header the worker was made to hide

@@ -16,4 +16,4 @@ class DetectAutomatic:
     def __call__(self, ctx: MessageContext) -> None:
         mail = ctx.mail
         came_from_us = bool(mail.message_id) and self.desk.signer.is_ours(mail.message_id, self.desk.message_id_domain)
-        ctx.automatic = tuple(automatic_reasons(mail, self.desk.is_own_address, came_from_us))
+        ctx.automatic = tuple(automatic_reasons(mail, self.desk.is_own_address, came_from_us, ctx.filed.analysis.automatic_signals))
