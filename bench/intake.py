@@ -933,6 +933,9 @@ def main(argv: list[str] | None = None) -> int:
             row("  process into tickets (.. exit)", f"{run.wall - polled:,.1f} s",
                 f"{handled / max(run.wall - polled, 1e-9):,.0f} msgs/s")
         row("  child CPU (user+sys)", f"{run.cpu:,.1f} s")
+        if sql is not None and "cpu" in sql and n:
+            for who in ("daemon", "workers"):
+                row(f"    {who}", f"{sql['cpu'][who]:,.1f} s", f"{sql['cpu'][who] / n * 1000:.2f} ms/msg")
         if polled is not None and run.rss_samples:
             row("  sampled RSS max, start-up + fetch", f"{run.rss_between(0, polled) / 1024:.1f} MiB")
             row("  sampled RSS max, processing", f"{run.rss_between(polled, run.wall) / 1024:.1f} MiB")

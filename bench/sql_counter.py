@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import json
 import re
+import resource
 import sys
 from collections import Counter
 from typing import Any
@@ -64,8 +65,12 @@ def main() -> None:
     mailbot.app.process_pending = counted  # type: ignore[assignment]
 
     def write() -> None:
+        # CPU seconds of the daemon itself and of the children it waited for (the analysis worker).
+        cpu = {who: (u.ru_utime + u.ru_stime) for who, u in (("daemon", resource.getrusage(resource.RUSAGE_SELF)),
+                                                           ("workers", resource.getrusage(resource.RUSAGE_CHILDREN)))}
         with open(out, "w") as f:
-            json.dump({"statements": {k: dict(v) for k, v in _statements.items()}, "commits": dict(_commits), "samples": _samples}, f, indent=1)
+            report = {"statements": {k: dict(v) for k, v in _statements.items()}, "commits": dict(_commits), "samples": _samples, "cpu": cpu}
+            json.dump(report, f, indent=1)
 
     atexit.register(write)
     sys.exit(mailbot_main(args))
