@@ -27,7 +27,19 @@ _SHAPE = re.compile(r"^\s*(SELECT|INSERT INTO|UPDATE|DELETE FROM|SAVEPOINT|RELEA
 _TABLE = re.compile(r"\b(?:FROM|INTO|UPDATE)\s+\"?(\w+)", re.I)
 
 
+_shapes: dict[str, str] = {}  # statement text → shape: the counting must cost next to nothing beside the statement
+
+
 def _shape(sql: str) -> str:
+    found = _shapes.get(sql)
+    if found is None:
+        found = _shape_of(sql)
+        if len(_shapes) < 10_000:  # statements with values inlined would never repeat
+            _shapes[sql] = found
+    return found
+
+
+def _shape_of(sql: str) -> str:
     head = _SHAPE.match(sql)
     verb = head.group(1).upper() if head else sql[:20]
     if verb.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO")):
@@ -40,7 +52,8 @@ def _shape(sql: str) -> str:
 def _count(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
     shape = _shape(statement)
     _statements[_phase[0]][shape] += 1
-    _samples.setdefault(shape, statement[:400])
+    if shape not in _samples:
+        _samples[shape] = statement[:400]
 
 
 @event.listens_for(Engine, "commit")

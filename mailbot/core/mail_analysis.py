@@ -28,15 +28,19 @@ from mailbot.core.quoting import new_text
 
 
 # The headers a reply token may arrive in, and what looks like an address there. Malformed headers are scanned
-# too: a token proves itself by its signature, not by where it sits. Linear-time: with a backtracking engine a
-# long header without "@" costs its length squared.
+# too: a token proves itself by its signature, not by where it sits. A token is the detail of a subaddress
+# (support+token@…), so a header without "+" holds none. Linear-time: with a backtracking engine a long header
+# without "@" costs its length squared.
 _RECIPIENT_HEADERS = ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To", "Resent-To")
 _ADDRESSISH = compile_linear(r"[^\s<>,;:\"()\[\]]+@[^\s<>,;:\"()\[\]]+")
 
 
-def recipient_addresses(mail: InboundMail) -> tuple[str, ...]:
-    """Everything that looks like local@domain in the recipient headers, in header order."""
-    return tuple(found.text for name in _RECIPIENT_HEADERS for value in mail.header_all(name) for found in _ADDRESSISH.finditer(value))
+def token_candidates(mail: InboundMail) -> tuple[str, ...]:
+    """Everything that looks like local+detail@domain in the recipient headers, in header order."""
+    return tuple(
+        found.text for name in _RECIPIENT_HEADERS for value in mail.header_all(name) if "+" in value
+        for found in _ADDRESSISH.finditer(value) if "+" in found.text
+    )
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,7 @@ class MailAnalysis:
     credentials: SecretsFound | None  # passwords and the like: in the bounded subject and text, and text attachments
     attachment_digests: tuple[str, ...]  # the SHA-256 of each of the whole message's parts, in order
     fingerprint: str  # of the whole message's content (core/fingerprint.py): a bounded view would make long ones alike
-    recipient_addresses: tuple[str, ...]  # what looks like an address in the recipient headers: where tokens sit
+    token_candidates: tuple[str, ...]  # what looks like a subaddress in the recipient headers: where tokens sit
     automatic_signals: tuple[str, ...]  # what the message alone says about being automatic (core/automatic.py)
     truncated: tuple[str, ...] = ()  # what was cut for the detectors: "body", "subject", "headers", "references"
     default_language: str = "en"  # the desk's language: what `language` is without good evidence
@@ -123,6 +127,6 @@ def analyze(
     on_step("signals")
     return MailAnalysis(
         mail=view, new_text=fresh, credentials=secrets, attachment_digests=digests, fingerprint=content_fingerprint(mail.text, digests),
-        recipient_addresses=recipient_addresses(view), automatic_signals=mail_signals(view),
+        token_candidates=token_candidates(view), automatic_signals=mail_signals(view),
         truncated=cut, default_language=default_language, detected_language=language,
     )

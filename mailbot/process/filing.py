@@ -185,7 +185,7 @@ def file_message(
     if analysis is None:
         analysis = analyze(whole, desk.limits, desk.default_language)
     mail = analysis.mail
-    token = find_token(analysis.recipient_addresses, desk.signer, desk.support_address)
+    token = find_token(analysis.token_candidates, desk.signer, desk.support_address)
     proof = identify(mail, token, desk.agents, desk.authserv_id, desk.require_authentication)
     notes: list[str] = [proof.reason] if proof.reason else []
     if token is not None and token.kind == "b" and not is_delivery_report(mail):

@@ -29,7 +29,7 @@ _PARTICIPATES = select(Participant.ticket_id).where(
 
 
 def find_token(addresses: Iterable[str], signer: Signer, base_address: str, kinds: tuple[str, ...] = ("t", "a", "b")) -> ReplyToken | None:
-    """The first valid signed token of one of `kinds` among `addresses` (`MailAnalysis.recipient_addresses`).
+    """The first valid signed token of one of `kinds` among `addresses` (`MailAnalysis.token_candidates`).
 
     Bounce addresses (kind b) name the ticket of the message that bounced, like ticket addresses do.
     """

@@ -207,7 +207,7 @@ def test_filing_decides_from_what_the_worker_found_in_the_headers(sessions, cloc
     attempt = worker.prepare(auto_reply)
     assert attempt.prepared is not None
     found = attempt.prepared.analysis
-    assert found.recipient_addresses == (token_address, "carol@customer.test")
+    assert found.token_candidates == (token_address,)  # only a subaddress can carry a token
     assert found.automatic_signals == ("Auto-Submitted: auto-replied",)
 
     seen: list[tuple[str, ...]] = []
@@ -219,7 +219,7 @@ def test_filing_decides_from_what_the_worker_found_in_the_headers(sessions, cloc
 
     deliver(sessions, clock, customer_mail("Bob <bob@customer.test>", "Printer"))
     assert process_pending(sessions, replace(make_context(clock), analyzer=worker), after=after).handled == 1
-    blinded = Blinded(worker, recipient_addresses=("someone@else.test",), automatic_signals=("found by the worker",))
+    blinded = Blinded(worker, token_candidates=("someone+t1-abc@else.test",), automatic_signals=("found by the worker",))
     deliver(sessions, clock, auto_reply)
     assert process_pending(sessions, replace(make_context(clock), analyzer=blinded), after=after).handled == 1
     with unit_of_work(sessions) as s:

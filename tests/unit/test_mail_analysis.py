@@ -101,3 +101,16 @@ def test_an_overlong_address_header_is_refused_unparsed() -> None:
     sender, problem = parse_single('"' * 1_000_000)
     assert time.monotonic() - started < GENEROUS_SECONDS
     assert sender is None and problem is not None and f"longer than {MAX_HEADER_CHARS:,}" in problem and len(problem) < 500
+
+
+def test_the_token_candidates_are_the_subaddresses_of_every_recipient_header() -> None:
+    raw = ordinary("tokens").replace(
+        b"Subject:",
+        b"To: Support <support+t1.x-abc@example.com>, carol@customer.test\r\nCc: \"x\" <bob+news@customer.test>\r\n"
+        b"Delivered-To: support+b2-def@example.com\r\nX-Original-To: broken <<support+t3-ghi@example.com\r\nSubject:",
+        1,
+    )
+    analysis = analyze(parse_mail(raw), InputLimits(), "en")
+    assert analysis.token_candidates == (
+        "support+t1.x-abc@example.com", "bob+news@customer.test", "support+b2-def@example.com", "support+t3-ghi@example.com",
+    )

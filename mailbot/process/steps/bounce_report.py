@@ -39,7 +39,7 @@ class RecordBounce:
         if not failed:
             return
         conn = writer.conn
-        token = find_token(ctx.filed.analysis.recipient_addresses, self.desk.signer, self.desk.support_address, kinds=("b",))
+        token = find_token(ctx.filed.analysis.token_candidates, self.desk.signer, self.desk.support_address, kinds=("b",))
         bounced_id = self.desk.signer.bounced_message_id(token, self.desk.message_id_domain) if token is not None else None
         rows: Sequence[Row[Any]] = ()
         if bounced_id:
