@@ -11,6 +11,7 @@ from typing import Any
 from mailbot.app import App
 from mailbot.cli.app_session import opened_app
 from mailbot.cli.command_list import command_help
+from mailbot.collector_settings import settle_collector
 from mailbot.config import Config
 from mailbot.process.runner import RunStats
 from mailbot.store import source_leases
@@ -21,6 +22,7 @@ _IDLE_SECONDS = 0.05  # how long filing waits for intake to store more before it
 def cmd_poll(config: Config, args: argparse.Namespace) -> int:
     with opened_app(config, args) as app:
         app.policy  # bad rules stop here rather than after mail was fetched
+        settle_collector()
         if args.history_only:
             from mailbot.cli.poll_history import import_history
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from mailbot.cli.app_session import opened_app
 from mailbot.cli.command_list import command_help
+from mailbot.collector_settings import settle_collector
 from mailbot.config import Config
 from mailbot.daemon import Daemon
 from mailbot.store.sqlite_lock import AlreadyRunning, DaemonLock
@@ -27,6 +28,7 @@ def cmd_run(config: Config, args: argparse.Namespace) -> int:
     with opened_app(config, args) as app:
         app.policy  # bad rules stop start-up, with file, rule and key
         daemon = Daemon(app)
+        settle_collector()
         if args.once:
             return 0 if asyncio.run(daemon.run_once()) else 1
         asyncio.run(daemon.run_forever())

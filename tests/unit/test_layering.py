@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "mailbot"
 # Lowest first. A module is placed by the longest prefix that names it.
 LAYERS: list[tuple[str, ...]] = [
     # pure: typed mail, decisions, arithmetic, and the leaf helpers everything may use
-    ("core", "policy", "parse", "errors", "logs", "time_source", "failpoints", "malloc_arenas", "config", "render", "template_check", "telemetry", "__init__"),
+    ("core", "policy", "parse", "errors", "logs", "time_source", "failpoints", "malloc_arenas", "collector_settings", "config", "render", "template_check", "telemetry", "__init__"),
     ("store",),
     ("intake", "outbox", "customers", "systemd", "signin"),
     ("process",),
