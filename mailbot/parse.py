@@ -17,6 +17,7 @@ from mailbot.core.header_junk import header_start
 from mailbot.core.large_mime import parse_large
 from mailbot.core.mail import Address, InboundMail
 from mailbot.core.mime_walk import TooDeep, walk
+from mailbot.core.multipart_boundaries import install as match_boundaries_without_compiling
 from mailbot.core.parse_options import ParseOptions
 from mailbot.core.subject import unfold
 from mailbot.core.text import clean, html_to_text
@@ -27,6 +28,7 @@ _PARSER = BytesParser(policy=compat32)
 _MAX_DEFECTS = 20
 _NOTED_HEADERS = {"from", "subject", "to", "cc", "reply-to", "sender"}
 DEFAULT_OPTIONS = ParseOptions()
+match_boundaries_without_compiling()  # the stdlib parser's one per-message compile (core/multipart_boundaries.py)
 
 
 class MalformedMail(Exception):
