@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import quopri
 import re
 from email import policy
 from email.errors import InvalidHeaderDefect
@@ -13,15 +15,20 @@ _LOCAL = re.compile(r"^(?:[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+
 _ADDRESS_HEADER = policy.default.header_factory["to"]  # type: ignore[index]
 _LABEL = re.compile(r"^(?!-)[\w-]{1,63}(?<!-)$", re.UNICODE)
 # The plainest and by far the commonest headers — "Name <local@domain>", "\"Name\" <local@domain>", a bare
-# local@domain, or a comma-separated list of them, in ASCII with no comments, groups or encoded words — are
+# local@domain, a name in one encoded word, or a comma-separated list of them, with no comments or groups — are
 # read here without the standard library's parser, which costs a message's analysis more than anything
 # but the body; on everything else that parser decides. Both read these forms alike (tests/unit/test_addresses_fast.py).
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL_ASCII = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _SPEC = rf"{_ATEXT}(?:\.{_ATEXT})*@{_LABEL_ASCII}(?:\.{_LABEL_ASCII})*"
+_ENCODED_WORD = r"=\?(?P<charset>[A-Za-z0-9_-]+)\?(?P<encoding>[QqBb])\?(?P<encoded>[^?\s]*)\?="
 _PLAIN_MAILBOX = re.compile(
-    rf"[ \t]*(?:(?P<bare>{_SPEC})|(?:(?P<phrase>{_ATEXT}(?:[ \t]+{_ATEXT})*)|\"(?P<quoted>[^\"\\\r\n]*)\")?[ \t]*<(?P<angle>{_SPEC})>)[ \t]*"
+    rf"[ \t]*(?:(?P<bare>{_SPEC})|(?:{_ENCODED_WORD}[ \t]+|(?:(?P<phrase>{_ATEXT}(?:[ \t]+{_ATEXT})*)|\"(?P<quoted>[^\"\\\r\n]*)\")?[ \t]*)"
+    rf"<(?P<angle>{_SPEC})>)[ \t]*"
 )
+# A name in one encoded word (RFC 2047), the commonest form of a name outside ASCII, in a charset every mail
+# program writes: read here when it decodes strictly, by the standard library's own decoder for one word.
+_PLAIN_CHARSETS = frozenset({"utf-8", "us-ascii", "iso-8859-1", "iso-8859-2", "iso-8859-15", "windows-1250", "windows-1251", "windows-1252", "koi8-r"})
 # The standard library's strict header parser takes time quadratic in some inputs (sixteen thousand '"' take
 # four seconds): a longer address header is refused unparsed. 4,096 characters hold dozens of addresses.
 MAX_HEADER_CHARS = 4096
@@ -73,8 +80,6 @@ def parse_list(value: str) -> tuple[list[Address], str | None]:
 
 def _plain_list(value: str) -> list[Address] | None:
     """The addresses of a header in the plainest forms (see _PLAIN_MAILBOX), or None for any other header."""
-    if "=?" in value:
-        return None
     # A quoted name may hold a comma: such a header is read here only when it names one mailbox.
     items = [value] if '"' in value else value.split(",")
     out: list[Address] = []
@@ -85,10 +90,39 @@ def _plain_list(value: str) -> list[Address] | None:
         spec = m["bare"] or m["angle"]
         if len(spec) > 320:
             return None
-        phrase, quoted = m["phrase"], m["quoted"]
-        name = " ".join(phrase.split()) if phrase is not None else quoted if quoted is not None else ""
+        phrase, quoted, encoded = m["phrase"], m["quoted"], m["encoded"]
+        outside = item if encoded is None else item[: m.start("charset") - 2] + " " + item[m.end("encoded") + 2 :]
+        if "=?" in outside:
+            return None  # an encoded word anywhere but as the whole name: the stdlib's to read
+        if encoded is not None:
+            name = _decoded_word(m["charset"], m["encoding"], encoded)
+            if name is None:
+                return None
+        elif phrase is not None:
+            name = " ".join(phrase.split())
+        else:
+            name = quoted if quoted is not None else ""
         out.append(Address(addr=spec.lower(), name=name))
     return out
+
+
+def _decoded_word(charset: str, encoding: str, encoded: str) -> str | None:
+    """The text of one encoded word, or None unless it decodes cleanly in one of _PLAIN_CHARSETS."""
+    if charset.lower() not in _PLAIN_CHARSETS or not encoded:
+        return None
+    try:
+        if encoding in "Bb":
+            data = base64.b64decode(encoded, validate=True)
+        else:
+            data = quopri.decodestring(encoded.replace("_", " ").encode("ascii"), header=False)
+            if b"=" in data:
+                return None  # a "=" that was no escape: the stdlib keeps it, with its own rules
+        text = data.decode(charset)
+    except (ValueError, UnicodeError):
+        return None
+    if not text.isprintable() or text != " ".join(text.split()):
+        return None  # the stdlib folds the white space of a decoded name its own way
+    return text
 
 
 def parse_single(value: str | None) -> tuple[Address | None, str | None]:
