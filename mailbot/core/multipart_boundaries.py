@@ -2,10 +2,11 @@
 
 The standard library's parser compiles one pattern per multipart part it opens — the boundary, escaped, and a
 fixed tail — and every boundary is unique, so the `re` cache never helps (and churns: the email package's own
-patterns are pushed out of it). On the intake benchmark's mail, parse_mail took about a third longer with them. The pattern only ever matches lines that start with
-the boundary, and after it the tail is always the same, so one tail compiled once and matched at the
-boundary's end gives the same answers (the same `end`, `ws` and `linesep` groups, which is all the parser
-reads). Only that exact pattern is answered here; any other `compile` goes to `re` itself.
+patterns are pushed out of it). On the intake benchmark's mail, parse_mail took about a third longer with them.
+The pattern only ever matches lines that start with the boundary, and after it the tail is always the same, so
+one tail compiled once and matched at the boundary's end gives the same answers (the same `end`, `ws` and
+`linesep` groups, which is all the parser reads). Only that exact pattern is answered here; any other `compile`
+goes to `re` itself.
 """
 
 from __future__ import annotations
