@@ -15,6 +15,7 @@ import re
 import resource
 import sys
 from collections import Counter
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Engine, event
@@ -27,19 +28,8 @@ _SHAPE = re.compile(r"^\s*(SELECT|INSERT INTO|UPDATE|DELETE FROM|SAVEPOINT|RELEA
 _TABLE = re.compile(r"\b(?:FROM|INTO|UPDATE)\s+\"?(\w+)", re.I)
 
 
-_shapes: dict[str, str] = {}  # statement text → shape: the counting must cost next to nothing beside the statement
-
-
+@lru_cache(maxsize=4096)  # statement texts repeat: the counting must cost next to nothing beside the statement
 def _shape(sql: str) -> str:
-    found = _shapes.get(sql)
-    if found is None:
-        found = _shape_of(sql)
-        if len(_shapes) < 10_000:  # statements with values inlined would never repeat
-            _shapes[sql] = found
-    return found
-
-
-def _shape_of(sql: str) -> str:
     head = _SHAPE.match(sql)
     verb = head.group(1).upper() if head else sql[:20]
     if verb.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO")):
