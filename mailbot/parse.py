@@ -19,12 +19,13 @@ from mailbot.core.mail import Address, InboundMail
 from mailbot.core.mime_walk import TooDeep, walk
 from mailbot.core.multipart_boundaries import install as match_boundaries_without_compiling
 from mailbot.core.parse_options import ParseOptions
+from mailbot.core.parsed_part import ParsedPart
 from mailbot.core.subject import unfold
 from mailbot.core.text import clean, html_to_text
 
 _MSGID = re.compile(r"<([^<>\s]+)>")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_PARSER = BytesParser(policy=compat32)
+_PARSER = BytesParser(ParsedPart, policy=compat32)  # each part parses its Content-Type once
 _MAX_DEFECTS = 20
 _NOTED_HEADERS = {"from", "subject", "to", "cc", "reply-to", "sender"}
 DEFAULT_OPTIONS = ParseOptions()
