@@ -4,8 +4,10 @@ folders seen for the first time hold, as history (cli/poll_history.py)."""
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from mailbot.app import App
@@ -13,33 +15,57 @@ from mailbot.cli.app_session import opened_app
 from mailbot.cli.command_list import command_help
 from mailbot.collector_settings import settle_collector
 from mailbot.config import Config
+from mailbot.logs import log
+from mailbot.process.analysis_worker import Analyzer
 from mailbot.process.runner import RunStats
 from mailbot.store import source_leases
+
+logger = logging.getLogger("mailbot.process")
 
 _IDLE_SECONDS = 0.05  # how long filing waits for intake to store more before it looks again
 
 
 def cmd_poll(config: Config, args: argparse.Namespace) -> int:
     with opened_app(config, args) as app:
-        app.policy  # bad rules stop here rather than after mail was fetched
-        settle_collector()
-        if args.history_only:
-            from mailbot.cli.poll_history import import_history
+        ending = threading.Event()
+        # The analysis worker warms up (a new interpreter, imports, language models) on the other core while
+        # this process loads the rules and connects, instead of after the first batch is stored.
+        warm_up = threading.Thread(target=_warm_up, args=(app.analyzer, ending.is_set), name="mailbot-warm-up", daemon=True)
+        warm_up.start()
+        try:
+            return _poll(app, args)
+        finally:
+            ending.set()  # a warm-up still running (the rules were bad, say) stops at once
+            warm_up.join()
 
-            return import_history(app)
-        stored, stats = poll_and_file(app)
-        print(
-            f"stored {stored} new message(s); filed {stats.done}, duplicates {stats.duplicates}, "
-            f"retry later {stats.retried}, quarantined {stats.quarantined}"
-        )
-        for name, error in app.unreadable.items():
-            print(f"mailbot: could not read source {name}: {error}", file=sys.stderr)
-        holders = {lease.source: lease.owner for lease in source_leases.holders(app.sessions)}
-        for src in app.sources:
-            if src.name not in app.held:
-                # Not an error: one worker reads a source at a time, and another (a running daemon) has it.
-                print(f"source {src.name}: not read here, worker {holders.get(src.name, 'another worker')} holds its lease")
-        return 1 if app.unreadable else 0
+
+def _warm_up(analyzer: Analyzer, should_stop: Callable[[], bool]) -> None:
+    try:
+        analyzer.start(should_stop)
+    except Exception:
+        log(logger, logging.ERROR, "analysis.start_failed", exc_info=True)  # the first message tries again
+
+
+def _poll(app: App, args: argparse.Namespace) -> int:
+    app.policy  # bad rules stop here rather than after mail was fetched
+    settle_collector()
+    if args.history_only:
+        from mailbot.cli.poll_history import import_history
+
+        return import_history(app)
+    stored, stats = poll_and_file(app)
+    print(
+        f"stored {stored} new message(s); filed {stats.done}, duplicates {stats.duplicates}, "
+        f"retry later {stats.retried}, quarantined {stats.quarantined}"
+    )
+    for name, error in app.unreadable.items():
+        print(f"mailbot: could not read source {name}: {error}", file=sys.stderr)
+    holders = {lease.source: lease.owner for lease in source_leases.holders(app.sessions)}
+    for src in app.sources:
+        if src.name not in app.held:
+            # Not an error: one worker reads a source at a time, and another (a running daemon) has it.
+            print(f"source {src.name}: not read here, worker {holders.get(src.name, 'another worker')} holds its lease")
+    return 1 if app.unreadable else 0
 
 
 def poll_and_file(app: App) -> tuple[int, RunStats]:

@@ -127,3 +127,31 @@ def test_poll_once_files_mail_while_it_is_still_fetching(tmp_path: Path) -> None
     engine.dispose()
     # Intake stores 200 messages a transaction; filing took up the first ones before the last were stored.
     assert first_filed < last_fetched, (first_filed, last_fetched)
+
+
+def test_poll_once_stops_the_worker_it_warmed_up_quietly(tmp_path: Path) -> None:
+    """The analysis worker starts warming up as soon as the database is open, before the rules are read: when
+    there is nothing to file, or the rules are bad, the command still ends at once and says nothing of it."""
+    maildir = tmp_path / "Maildir"
+    for sub in ("new", "cur", "tmp"):
+        (maildir / sub).mkdir(parents=True)
+    settings = {
+        "mailbot": {"state_dir": str(tmp_path / "s"), "secret": "test-secret-0123456789abcdef"},
+        "maildir": [{"name": "local", "path": str(maildir)}],
+    }
+    cfg = write_config(tmp_path / "m.toml", settings)
+    result = run_mailbot(cfg, "poll", "--once")
+    assert result.returncode == 0, result.stderr
+    assert "stored 0 new message(s); filed 0" in result.stdout
+    assert "analysis.start_failed" not in result.stderr and "Traceback" not in result.stderr
+
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "10-bad.toml").write_text("[[rule]]\nname = 'x'\nwhen = { subject_contains = 'a' }\nthen = { no_such_action = true }\n")
+    cfg = write_config(tmp_path / "bad.toml", {**settings, "rules": {"dir": str(rules)}})
+    deliver_to_maildir(maildir, customer_mail("c@customer.example", "Question"), "1.h")
+    result = run_mailbot(cfg, "poll", "--once")
+    assert result.returncode == 2, result.stderr
+    assert "10-bad.toml" in result.stderr
+    assert "analysis.start_failed" not in result.stderr and "Traceback" not in result.stderr
+    assert list((maildir / "new").iterdir()), "nothing was fetched: the rules stop the command first"
