@@ -770,6 +770,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--parse-limit", type=int, default=0, metavar="K",
                     help="time the parsers on an evenly spaced sample of K fetched messages (default: all)")
     ap.add_argument("--profile", metavar="FILE", help="run the child under cProfile, writing FILE (timings inflated)")
+    ap.add_argument("--keep-log", metavar="FILE", help="copy the child's log (its events, with times) to FILE")
     ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     ap.add_argument("--timeout", type=float, metavar="SECONDS",
                     help="stop `poll --once` (SIGTERM) after SECONDS and report on the part it finished")
@@ -989,6 +990,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if dovecot is not None:
             dovecot.destroy()
+        if args.keep_log and (workdir / "poll.log").exists():
+            shutil.copy(workdir / "poll.log", args.keep_log)
         shutil.rmtree(workdir, ignore_errors=True)
         if admin is not None:
             try:
