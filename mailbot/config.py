@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import tempfile
 import tomllib
 from datetime import date, datetime, time

@@ -6,7 +6,6 @@ import re
 import signal
 import ssl
 import time
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any

@@ -3,16 +3,13 @@ clock. Each test reads like a line of the vendor's support terms."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from mailbot.store.db import make_engine, session_factory, unit_of_work
 from mailbot.store.models import InboundRaw, TicketMessage
-from tests.support.dovecot import Dovecot
 from tests.support.preset_desk import AGENT, DeskUnderTest, diafan, flynax, smtp, to  # noqa: F401  (fixtures)
-from tests.support.smtp import SmtpServer
 
 pytestmark = [pytest.mark.dovecot, pytest.mark.slow]
 

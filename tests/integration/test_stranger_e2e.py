@@ -4,7 +4,6 @@ agent's #cc add lets a colleague in."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest

@@ -4,7 +4,6 @@ start-up, SIGHUP — naming file, line and reason; one that fails only on real d
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
