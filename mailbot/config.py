@@ -8,7 +8,7 @@ import tempfile
 import tomllib
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -22,9 +22,11 @@ from pydantic import (
 from sqlalchemy.engine import make_url
 
 from mailbot.core.charset_guess import codec_for
-from mailbot.core.client_certificate import ClientCertificate, parse_client_certificate
 from mailbot.core.url_passwords import hide_passwords
 from mailbot.errors import ConfigError, from_validation
+
+if TYPE_CHECKING:
+    from mailbot.core.client_certificate import ClientCertificate
 
 ADDRESS_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
 
@@ -143,6 +145,8 @@ class OAuth2Config(Strict):
 
     def client_certificate(self) -> ClientCertificate:
         """The certificate and private key for `private_key_jwt` (the key may be in certificate_file)."""
+        from mailbot.core.client_certificate import parse_client_certificate  # cryptography: only when configured
+
         assert self.certificate_file is not None
         key_file = self.private_key_file or self.certificate_file
         try:

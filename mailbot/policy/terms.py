@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -170,6 +169,8 @@ class CalendarSpec(Strict):
         if not any(_intervals(h) for h in self.hours.values()) and not any(_intervals(h) for h in self.special.values()):
             raise ValueError("this calendar is never open: give opening hours for at least one weekday")
         if self.holidays is not None:
+            import holidays  # the package takes a while to import: only for a calendar that names a country
+
             try:
                 holidays.country_holidays(self.holidays.country, subdiv=self.holidays.subdivision)
             except NotImplementedError as exc:
@@ -269,6 +270,8 @@ def _calendar(name: str, spec: CalendarSpec) -> BusinessCalendar:
     overrides: dict[date, tuple[Minutes, ...]] = {d: () for d in spec.closures}
     overrides.update({date.fromisoformat(d): _intervals(h) for d, h in spec.special.items()})
     if spec.holidays is not None:
+        import holidays
+
         table = holidays.country_holidays(spec.holidays.country, subdiv=spec.holidays.subdivision)
 
         def holiday(day: date) -> str | None:
