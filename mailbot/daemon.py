@@ -30,6 +30,7 @@ from mailbot.core.job_health import JobHealth
 from mailbot.core.url_passwords import hide_passwords
 from mailbot.intake.mail_source import PushWatcher
 from mailbot.logs import log
+from mailbot.process.analysis_worker import warm_up
 from mailbot.store.db import unit_of_work
 from mailbot.store.outage_watch import OutageWatch
 from mailbot.store.queue_counts import queue_counts
@@ -177,12 +178,6 @@ class Daemon:
         self.app.reload_policy()
         systemd.notify("READY=1", "STATUS=rules reloaded")
 
-    def _warm_up(self) -> None:
-        try:
-            self.app.analyzer.start(self.should_stop)
-        except Exception:
-            log(logger, logging.ERROR, "analysis.start_failed", exc_info=True)  # the first message tries again
-
     # plumbing ----------------------------------------------------------------------------------------
     def _guarded(self, name: str, job: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
         """Run a job as a tracked task (so shutdown can wait for it) that logs instead of dying, backs off
@@ -295,11 +290,11 @@ class Daemon:
 
             serve_metrics(self.app, metrics)
         # The analysis worker warms up (imports, language models) before the first message needs it.
-        warm_up = loop.run_in_executor(None, self._warm_up)
+        warming = loop.run_in_executor(None, warm_up, self.app.analyzer, self.should_stop)
         sched.start()
         # Ready means able to file mail: polling and sending already run, filing waits for the worker. A stop
         # meanwhile ends the warm-up at once; a failed one is logged and retried by the first message.
-        await asyncio.wait([warm_up])
+        await asyncio.wait([warming])
         systemd.notify("READY=1", "STATUS=running")
         log(logger, logging.INFO, "daemon.started", worker=self.app.worker_id, database=hide_passwords(self.app.config.database_url),
             sources=len(self.app.sources), rules=len(self.app.policy.rules.rules))
@@ -321,7 +316,7 @@ class Daemon:
                 task.cancel()
         sched.shutdown(wait=False)
         await self.app.sender.transport.close()
-        await asyncio.wait([warm_up], timeout=1)
+        await asyncio.wait([warming], timeout=1)
         await asyncio.to_thread(self.app.analyzer.close)  # kills the worker if it is still busy
         try:
             await asyncio.to_thread(self.app.stop_heartbeat)

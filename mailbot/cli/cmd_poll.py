@@ -4,10 +4,8 @@ folders seen for the first time hold, as history (cli/poll_history.py)."""
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import threading
-from collections.abc import Callable
 from typing import Any
 
 from mailbot.app import App
@@ -15,12 +13,9 @@ from mailbot.cli.app_session import opened_app
 from mailbot.cli.command_list import command_help
 from mailbot.collector_settings import settle_collector
 from mailbot.config import Config
-from mailbot.logs import log
-from mailbot.process.analysis_worker import Analyzer
+from mailbot.process.analysis_worker import warm_up
 from mailbot.process.runner import RunStats
 from mailbot.store import source_leases
-
-logger = logging.getLogger("mailbot.process")
 
 _IDLE_SECONDS = 0.05  # how long filing waits for intake to store more before it looks again
 
@@ -30,20 +25,13 @@ def cmd_poll(config: Config, args: argparse.Namespace) -> int:
         ending = threading.Event()
         # The analysis worker warms up (a new interpreter, imports, language models) on the other core while
         # this process loads the rules and connects, instead of after the first batch is stored.
-        warm_up = threading.Thread(target=_warm_up, args=(app.analyzer, ending.is_set), name="mailbot-warm-up", daemon=True)
-        warm_up.start()
+        warming = threading.Thread(target=warm_up, args=(app.analyzer, ending.is_set), name="mailbot-warm-up", daemon=True)
+        warming.start()
         try:
             return _poll(app, args)
         finally:
             ending.set()  # a warm-up still running (the rules were bad, say) stops at once
-            warm_up.join()
-
-
-def _warm_up(analyzer: Analyzer, should_stop: Callable[[], bool]) -> None:
-    try:
-        analyzer.start(should_stop)
-    except Exception:
-        log(logger, logging.ERROR, "analysis.start_failed", exc_info=True)  # the first message tries again
+            warming.join()
 
 
 def _poll(app: App, args: argparse.Namespace) -> int:

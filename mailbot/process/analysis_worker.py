@@ -118,6 +118,15 @@ class InProcessAnalyzer:
         pass
 
 
+def warm_up(analyzer: Analyzer, should_stop: Callable[[], bool]) -> None:
+    """Start the analyzer before the first message needs it. A failure is logged, not raised: the first
+    message tries again (and fails alone, with the reason, if the worker still cannot start)."""
+    try:
+        analyzer.start(should_stop)
+    except Exception:
+        log(logger, logging.ERROR, "analysis.start_failed", exc_info=True)
+
+
 def _serve(conn: Connection, step_box: Any, limits: InputLimits, default_language: str, options: ParseOptions) -> None:
     """The child process: warm up, say ready, then analyse the messages sent to it in order until told to stop.
 
