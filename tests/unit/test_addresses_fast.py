@@ -32,6 +32,8 @@ def phrase_of(words: list[tuple[str, str]]) -> str:
     return "".join(word + gap for word, gap in words[:-1]) + words[-1][0]
 
 quoted_text = st.text(alphabet=ATEXT + " ,.;:<>@()[]\t", max_size=12)
+
+
 def encoded_word(text: str, charset: str, b: bool) -> str:
     data = text.encode(charset)
     if b:
