@@ -67,18 +67,29 @@ def assert_killed(result) -> None:
         ("intake.before_commit:2", 3),  # second batch fetched, not committed
         ("intake.after_commit:1", 3),  # first batch committed, not yet moved on the server
         ("intake.after_commit:3", 9),  # third batch committed, not yet moved
-        ("process.after_claim:4", N),  # attempt counted, message not processed
-        ("process.before_commit:4", N),  # message processed, transaction not committed
+        # Filing runs while intake still fetches: a kill in filing may come before the last batch is stored.
+        ("process.after_claim:4", None),  # attempt counted, message not processed
+        ("process.before_commit:4", None),  # message processed, transaction not committed
     ],
 )
-def test_imap_move_survives_sigkill(dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path, db_url: str, crash_at: str, stored_before: int) -> None:
+def test_imap_move_survives_sigkill(
+    dovecot: Dovecot, imap_user: ImapUser, tmp_path: Path, db_url: str, crash_at: str, stored_before: int | None,
+) -> None:
     for i in range(N):
         dovecot.deliver(imap_user, customer_mail(f"c{i}@customer.example", f"question {i}"))
     cfg = config_file(tmp_path, db_url, imap=[imap_section(dovecot, imap_user, after_fetch="move", batch_size=3)])
 
     killed = run_mailbot(cfg, "poll", "--once", env={"MAILBOT_CRASH_AT": crash_at})
     assert_killed(killed)
-    assert counts(db_url)[0] == stored_before
+    stored = counts(db_url)[0]
+    if stored_before is not None:
+        assert stored == stored_before
+    else:
+        assert 3 <= stored <= N  # at least the first batch (filing had begun), at most all
+    # Whatever the instant: no message left the server's INBOX before it was stored, and none vanished.
+    sizes = folder_sizes(dovecot, imap_user)
+    assert sizes["INBOX"] + sizes["Processed"] == N
+    assert sizes["Processed"] <= stored
 
     done = run_mailbot(cfg, "poll", "--once")
     assert done.returncode == 0, done.stderr
