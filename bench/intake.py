@@ -846,7 +846,8 @@ def main(argv: list[str] | None = None) -> int:
             pg_name = f"mailbot_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
             admin = psycopg.connect(PG_ADMIN_URL, autocommit=True)
             admin.execute(f'CREATE DATABASE "{pg_name}"')
-            db_url = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{pg_name}"
+            base, _, query = PG_ADMIN_URL.partition("?")  # a query such as ?host=/run/postgresql (a Unix socket) is kept
+            db_url = base.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{pg_name}" + (f"?{query}" if query else "")
         else:
             db_url = f"sqlite:///{workdir / 'state' / 'mailbot.db'}"
         sections: dict[str, Any] = {

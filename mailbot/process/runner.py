@@ -201,7 +201,7 @@ def _file_one(
     tickets: GroupTickets | None,
 ) -> _Result:
     """File one message; straight through (`tickets` given) its ticket is saved and its rows sent with the
-    group's, carefully (`tickets` None) everything is written and the inbound row marked now."""
+    group's (or before a statement that may read them), carefully (`tickets` None) everything is written and the inbound row marked now."""
     careful = tickets is None
     filed = file_message(
         writer, claim.row_id, prepared.mail, ctx.desk, now, received_at=claim.received_at, analysis=prepared.analysis, history=claim.history,
@@ -219,8 +219,6 @@ def _file_one(
         writer.flush()
         if writer.conn.execute(_MARK_DONE, result.mark()).rowcount != 1:
             raise AlreadyHandled()
-    else:
-        writer.flush_read_back()
     failpoints.reached("process.before_commit")
     return result
 
@@ -273,6 +271,8 @@ def _file_group_pass(
         writer = Writer(session.connection())
         tickets: GroupTickets | None = None
         if not careful:
+            # Rows wait until a statement may read them: most messages send nothing of their own before the end.
+            writer.send_when_read(block=len(group))
             writer.reads = _read_for_group(writer, group, ctx.clock.now())
             tickets = GroupTickets()
             tickets.read(writer.conn, list(writer.reads.refs.values()))

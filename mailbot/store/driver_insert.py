@@ -4,17 +4,22 @@ SQLAlchemy spends more on preparing an INSERT (cache key, parameter processing, 
 spends on running it. Here each statement is compiled once, with the column types' own bind processors and
 the columns' Python-side defaults looked up once too; every row is then turned into the driver's parameters
 and sent with `exec_driver_sql` — on the same connection and transaction, seen by the same events (statement
-counts, write turns), one `executemany` for many rows. Only plain INSERTs come here: no SQL expressions as
-values, no server-side defaults to read back (the id is the one thing read back).
+counts, write turns). Many rows go as one `executemany` on SQLite, whose driver loops over them in C. On
+PostgreSQL they go as one statement with one array per column (`INSERT .. SELECT * FROM unnest(%(c0)s::INTEGER[],
+..)`): psycopg's `executemany` costs about as much per row as a statement of its own, and a multi-row `VALUES`
+list is a new statement text for every number of rows (too long for psycopg to cache its parsing, a new plan for
+the server), where the arrays keep one short text per table and set of columns. Only plain INSERTs come here: no
+SQL expressions as values, no server-side defaults to read back (the id is the one thing read back).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Executable, Table, insert
+from sqlalchemy import Connection, Executable, Insert, Table, insert, literal_column, select
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.schema import CallableColumnDefault, ScalarElementColumnDefault
@@ -31,6 +36,24 @@ class _Compiled:
 
 _COMPILED: dict[tuple[int, str, tuple[str, ...]], _Compiled] = {}
 _ONE: dict[tuple[str, str], Executable] = {}  # per table and dialect: the INSERT of insert_one
+
+
+@dataclass(frozen=True)
+class _CompiledColumns:
+    sql: str  # INSERT INTO t (..) SELECT * FROM unnest(%(c0)s::T0[], ..) [ON CONFLICT ..]: one array per column
+    keys: tuple[str, ...]  # the columns sent: those the rows name, then those with a Python-side default
+    processors: tuple[Callable[[Any], Any] | None, ...]  # per column of `keys`: its type's bind processor
+    defaults: dict[str, Callable[[], Any]]
+
+
+_COMPILED_COLUMNS: dict[tuple[int, str, tuple[str, ...]], _CompiledColumns] = {}
+_ROWS = "__mailbot_rows__"
+
+
+def _array_cast(dialect: Any, column: Any) -> str:
+    # The column's type by its DDL name, as an array; VARCHAR without its length, so a value too long fails as
+    # it would in an INSERT instead of being cut to fit by the cast.
+    return re.sub(r"^VARCHAR\(\d+\)$", "VARCHAR", dialect.type_compiler_instance.process(column.type)) + "[]"
 
 
 def _python_default(column: Any) -> Callable[[], Any] | None:
@@ -73,12 +96,44 @@ def _params(c: _Compiled, row: dict[str, Any]) -> Any:
     return tuple(values) if c.positional else dict(zip(c.names, values))
 
 
+def _compiled_columns(conn: Connection, table: Table, stmt: Executable, keys: tuple[str, ...]) -> _CompiledColumns:
+    key = (id(stmt), conn.dialect.name, keys)
+    found = _COMPILED_COLUMNS.get(key)
+    if found is None:
+        dialect = conn.dialect
+        defaults = {c.key: fn for c in table.columns if (fn := _python_default(c)) is not None}
+        columns = (*keys, *(k for k in defaults if k not in keys))
+        assert isinstance(stmt, Insert)
+        # SQLAlchemy writes the INSERT (names quoted, the ON CONFLICT clause of `stmt`) around a placeholder.
+        shell = stmt.from_select(columns, select(literal_column(_ROWS)), include_defaults=False).compile(dialect=dialect).string
+        arrays = ", ".join(f"%(c{j})s::{_array_cast(dialect, table.c[k])}" for j, k in enumerate(columns))
+        sql = shell.replace(f"SELECT {_ROWS}", f"SELECT * FROM unnest({arrays})")
+        assert sql != shell, shell
+        processors = tuple(table.c[k].type.dialect_impl(dialect).bind_processor(dialect) for k in columns)
+        found = _COMPILED_COLUMNS[key] = _CompiledColumns(sql, columns, processors, defaults)
+    return found
+
+
+def _insert_columns(conn: Connection, table: Table, stmt: Executable, keys: tuple[str, ...], rows: Sequence[dict[str, Any]]) -> None:
+    c = _compiled_columns(conn, table, stmt, keys)
+    params: dict[str, Any] = {}
+    for j, (k, p) in enumerate(zip(c.keys, c.processors)):
+        fn = c.defaults.get(k)
+        values = [row[k] if k in row else (fn() if fn else None) for row in rows]
+        params[f"c{j}"] = values if p is None else [p(v) for v in values]
+    conn.exec_driver_sql(c.sql, params)
+
+
 def insert_rows(conn: Connection, table: Table, stmt: Executable, rows: Sequence[dict[str, Any]]) -> None:
-    """Send `stmt` (an INSERT of `table`) for `rows`: one executemany. A column that some rows name and others
-    do not gets its default in the others, as SQLAlchemy's own INSERT would give it."""
+    """Send `stmt` (an INSERT of `table`) for `rows`: one executemany on SQLite, multi-row INSERTs elsewhere. A
+    column that some rows name and others do not gets its default in the others, as SQLAlchemy's own INSERT would
+    give it."""
     keys = tuple(dict.fromkeys(key for row in rows for key in row))
-    c = _compiled(conn, table, stmt, keys)
-    conn.exec_driver_sql(c.sql, [_params(c, r) for r in rows])
+    if conn.dialect.name == "sqlite":
+        c = _compiled(conn, table, stmt, keys)
+        conn.exec_driver_sql(c.sql, [_params(c, r) for r in rows])
+        return
+    _insert_columns(conn, table, stmt, keys, rows)
 
 
 def insert_one(conn: Connection, table: Table, row: dict[str, Any]) -> int:

@@ -5,7 +5,8 @@ compiled once and sent as the driver's SQL on the transaction's connection (stor
 several times faster than ORM units of work here, with the same single transaction around it. Processing
 files a group of messages in one transaction: rows no statement of the group reads back (events, attachments
 and their content) and rows the writer answers for itself (Message-IDs, automatic replies, suppressions:
-`collected_*`) wait for the end of the group; the rest are sent after each message.
+`collected_*`) wait for the end of the group; the rest are sent after each message, or, once `send_when_read`
+is on, just before the next statement that might read them.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Executable, Table, insert
+from sqlalchemy import Connection, Executable, Table, event, insert
 from sqlalchemy.dialects import postgresql, sqlite
 
 from mailbot.core.mail import Part
 from mailbot.store.driver_insert import insert_one, insert_rows
 from mailbot.store.group_reads import GroupReads
+from mailbot.store.id_blocks import IdBlocks
 from mailbot.store.models import (
     Attachment,
     AutoReply,
@@ -51,6 +53,10 @@ _ORDER = [Blob, TicketMessage, Attachment, MessageRef, Participant, Outbox, Auto
 # group. Message-IDs, automatic replies and suppressions are read back (threading, the daily cap, bounces), but
 # through `collected_ref`, `collected_auto_replies` and `collected_suppression`, which look here as well.
 _WRITE_ONLY = frozenset(m.__tablename__ for m in (Blob, Attachment, MessageRef, AutoReply, Suppression, Event))
+# Rows whose ids are drawn ahead on PostgreSQL (store/id_blocks.py): internal ids, never shown as a number or a
+# count. Tickets keep ids given in the order they open: customers see them.
+_AHEAD = (TicketMessage, Outbox)
+_WITH_ID = "#id"  # suffix of the key under which rows with an id drawn ahead wait: sent as plain INSERTs
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,14 @@ def _table(model: type[Any]) -> Table:
 
 # Statements are built once per table (and dialect): building one costs more than sending it.
 _FLUSH: dict[tuple[str, str], Executable] = {}
+_PLAIN: dict[str, Executable] = {}
+
+
+def _plain_insert(table: Table) -> Executable:
+    stmt = _PLAIN.get(table.name)
+    if stmt is None:
+        stmt = _PLAIN[table.name] = insert(table)
+    return stmt
 
 
 def _flush_insert(table: Table, dialect: str) -> Executable:
@@ -92,13 +106,50 @@ class Writer:
         self._seen: dict[str, set[tuple[Any, ...]]] = defaultdict(set)
         self._refs: dict[str, int] = {}  # Message-IDs collected and not yet sent: the first ticket keeps it
         self.reads: GroupReads | None = None  # read once for a filing group (process/runner.py), else None
+        self._ids: IdBlocks | None = None
+        self._when_read = False
+
+    def send_when_read(self, block: int) -> None:
+        """From now on the rows that later statements may read wait until just before the next statement on the
+        connection that is not the writer's own (or `flush_read_back`, or `flush`), instead of being sent when a
+        message ends; on PostgreSQL the ids of ticket messages and outbox rows are drawn ahead, `block` at a time,
+        so those rows wait too. Every statement still sees every row written before it. A commit with rows not
+        sent is refused: call `flush` first."""
+        if self._when_read:
+            return
+        self._when_read = True
+        event.listen(self.conn, "before_execute", self._send_before)
+        event.listen(self.conn, "commit", self._refuse_unsent)
+        if self.dialect == "postgresql":
+            self._ids = IdBlocks(self.conn, [_table(m) for m in _AHEAD], block)
+
+    def _send_before(self, *_: Any) -> None:
+        if self._waiting_read_back():
+            self.flush_read_back()
+
+    def _refuse_unsent(self, *_: Any) -> None:
+        if any(self._rows.values()):
+            raise RuntimeError(f"rows collected and not sent before COMMIT: {sorted(n for n, r in self._rows.items() if r)}")
+
+    def _waiting_read_back(self) -> bool:
+        return any(rows for name, rows in self._rows.items() if name not in _WRITE_ONLY)
 
     # immediate ---------------------------------------------------------------------------------------
     def insert_id(self, model: type[Any], **values: Any) -> int:
-        """INSERT one row now and return its id (for rows that others point at)."""
+        """INSERT one row now and return its id (for rows that others point at). With ids drawn ahead, the row
+        waits with the others instead; it is sent as a plain INSERT, so it fails as an INSERT now would."""
         if model is Participant:
             self.participants_changed(values["ticket_id"])
-        return insert_one(self.conn, _table(model), values)
+        table = _table(model)
+        if self._ids is not None and model in _AHEAD:
+            row_id = self._ids.take(table)
+            self._rows[table.name + _WITH_ID].append({"id": row_id, **values})
+            return row_id
+        if self._when_read:
+            parents = {fk.column.table.name for fk in table.foreign_keys}
+            if any(rows for name, rows in self._rows.items() if name.removesuffix(_WITH_ID) in parents):
+                self.flush_read_back()  # the row may point at one still waiting (parents are never write-only rows)
+        return insert_one(self.conn, table, values)
 
     # collected ---------------------------------------------------------------------------------------
     def add(self, model: type[Any], **values: Any) -> None:
@@ -190,6 +241,9 @@ class Writer:
             table = _table(model)
             if not which(table.name):
                 continue
+            with_id = self._rows.pop(table.name + _WITH_ID, None)
+            if with_id:
+                insert_rows(self.conn, table, _plain_insert(table), with_id)
             rows = self._rows.pop(table.name, None)
             self._seen.pop(table.name, None)
             if rows:

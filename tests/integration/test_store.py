@@ -129,6 +129,59 @@ def test_the_writers_inserts_store_what_the_orm_stores(sessions: sessionmaker[Se
             Writer(s.connection()).insert_id(Ticket, **{**values, "created_at": datetime(2026, 3, 2)})
 
 
+def _message(ticket_id: int, message_id: str, **extra: object) -> dict:
+    return dict(
+        ticket_id=ticket_id, inbound_id=None, direction="in", author="customer", visibility="public", message_id=message_id,
+        sender="a@example.com", sender_name="A", subject="s", text="t", html=None, sent_at=None, created_at=NOW, **extra,
+    )
+
+
+def test_rows_that_wait_are_sent_before_any_statement_that_could_read_them(sessions: sessionmaker[Session]) -> None:
+    """With `send_when_read`, ticket messages and outbox rows wait (on PostgreSQL with ids drawn ahead): every later
+    statement still sees them, in one multi-row INSERT per table, and a commit with rows not sent is refused."""
+    with unit_of_work(sessions) as s:
+        writer = Writer(s.connection())
+        writer.send_when_read(block=2)
+        ticket = writer.insert_id(Ticket, subject="x", status="new", customer="a@example.com", tags=[], created_at=NOW, updated_at=NOW)
+        ids = [writer.insert_id(TicketMessage, **_message(ticket, f"<{n}@example.com>")) for n in range(5)]
+        assert len(set(ids)) == 5
+        writer.add(TicketMessage, **_message(ticket, "<collected@example.com>"))
+        found = s.execute(select(TicketMessage.id, TicketMessage.message_id).where(TicketMessage.ticket_id == ticket).order_by(TicketMessage.id)).all()
+        assert [m for _, m in found] == [*(f"<{n}@example.com>" for n in range(5)), "<collected@example.com>"]
+        assert [i for i, _ in found][:5] == ids  # the ids handed out are the rows' ids
+        writer.insert_id(TicketMessage, **_message(ticket, "<late@example.com>"))
+        writer.event(ticket, "k", NOW)  # write-only rows wait for flush even when a statement runs
+        assert s.scalar(select(func.count()).select_from(TicketMessage)) == 7
+        assert s.scalar(select(func.count()).select_from(Event)) == 0
+        writer.flush()
+    with unit_of_work(sessions) as s:
+        assert s.scalar(select(func.count()).select_from(Event)) == 1
+    with pytest.raises(RuntimeError, match="not sent before COMMIT"):
+        with unit_of_work(sessions) as s:
+            writer = Writer(s.connection())
+            writer.send_when_read(block=2)
+            writer.add(TicketMessage, **_message(ticket, "<never@example.com>"))
+    with unit_of_work(sessions) as s:
+        assert s.scalar(select(func.count()).select_from(TicketMessage)) == 7
+
+
+def test_a_row_that_waited_fails_as_its_insert_would(sessions: sessionmaker[Session]) -> None:
+    """A row sent late is a plain INSERT still: a value too long for its column, or a foreign key to nothing,
+    fails the transaction instead of being cut to fit or skipped."""
+    for bad in ({"direction": "sideways"}, {"ticket_id": 999_999}):
+        with pytest.raises(Exception):
+            with unit_of_work(sessions) as s:
+                writer = Writer(s.connection())
+                writer.send_when_read(block=4)
+                ticket = writer.insert_id(Ticket, subject="x", status="new", customer="a@example.com", tags=[], created_at=NOW, updated_at=NOW)
+                writer.insert_id(TicketMessage, **{**_message(ticket, "<bad@example.com>"), **bad})
+                writer.flush()
+                if s.connection().dialect.name == "sqlite" and "direction" in bad:
+                    raise ValueError("SQLite keeps any length: nothing to check there")
+    with unit_of_work(sessions) as s:
+        assert s.scalar(select(func.count()).select_from(TicketMessage)) == 0
+
+
 def test_sniff_message_id_handles_folding() -> None:
     assert sniff_message_id(b"Subject: x\r\nMessage-ID:\r\n <a@b>\r\n\r\nMessage-ID: <body@x>") == "a@b"
     assert sniff_message_id(b"Subject: x\n\nbody") == ""
