@@ -106,7 +106,7 @@ def _compiled_columns(conn: Connection, table: Table, stmt: Executable, keys: tu
         assert isinstance(stmt, Insert)
         # SQLAlchemy writes the INSERT (names quoted, the ON CONFLICT clause of `stmt`) around a placeholder.
         shell = stmt.from_select(columns, select(literal_column(_ROWS)), include_defaults=False).compile(dialect=dialect).string
-        arrays = ", ".join(f"%(c{j})s::{_array_cast(dialect, table.c[k])}" for j, k in enumerate(columns))
+        arrays = ", ".join(f"%(c{j})b::{_array_cast(dialect, table.c[k])}" for j, k in enumerate(columns))
         sql = shell.replace(f"SELECT {_ROWS}", f"SELECT * FROM unnest({arrays})")
         assert sql != shell, shell
         processors = tuple(table.c[k].type.dialect_impl(dialect).bind_processor(dialect) for k in columns)
