@@ -117,6 +117,8 @@ class Writer:
         sent is refused: call `flush` first."""
         if self._when_read:
             return
+        if any(self._rows.values()):
+            raise RuntimeError("send_when_read must come before the first row is collected")
         self._when_read = True
         event.listen(self.conn, "before_execute", self._send_before)
         event.listen(self.conn, "commit", self._refuse_unsent)
@@ -146,14 +148,17 @@ class Writer:
             self._rows[table.name + _WITH_ID].append({"id": row_id, **values})
             return row_id
         if self._when_read:
-            parents = {fk.column.table.name for fk in table.foreign_keys}
-            if any(rows for name, rows in self._rows.items() if name.removesuffix(_WITH_ID) in parents):
-                self.flush_read_back()  # the row may point at one still waiting (parents are never write-only rows)
+            # Rows of its own table wait: they go first, so ids follow the order rows were written in (a
+            # ticket's messages are read back in id order). Or it may point at a row still waiting.
+            before = {table.name} | {fk.column.table.name for fk in table.foreign_keys}
+            if any(rows for name, rows in self._rows.items() if name.removesuffix(_WITH_ID) in before):
+                self.flush_read_back()  # (neither kind is ever a write-only row)
         return insert_one(self.conn, table, values)
 
     # collected ---------------------------------------------------------------------------------------
     def add(self, model: type[Any], **values: Any) -> None:
-        name = _table(model).name
+        table = _table(model)
+        name = table.name
         if model is Participant:
             self.participants_changed(values["ticket_id"])
         key_cols = _IDEMPOTENT.get(name)
@@ -162,6 +167,8 @@ class Writer:
             if key in self._seen[name]:
                 return
             self._seen[name].add(key)
+        if self._ids is not None and model in _AHEAD:
+            values = {"id": self._ids.take(table), **values}  # ids in the order rows are written, as insert_id's
         self._rows[name].append(values)
 
     def event(self, ticket_id: int | None, kind: str, now: datetime, inbound_id: int | None = None, **detail: Any) -> None:

@@ -165,6 +165,23 @@ def test_rows_that_wait_are_sent_before_any_statement_that_could_read_them(sessi
         assert s.scalar(select(func.count()).select_from(TicketMessage)) == 7
 
 
+def test_ticket_messages_keep_the_order_they_were_written_in(sessions: sessionmaker[Session]) -> None:
+    """A ticket's messages are read back in id order: a collected row (an acknowledgement on the ticket) written
+    between two messages gets an id between theirs, whether ids are drawn ahead or given by the INSERT."""
+    with unit_of_work(sessions) as s:
+        writer = Writer(s.connection())
+        writer.send_when_read(block=3)
+        ticket = writer.insert_id(Ticket, subject="x", status="new", customer="a@example.com", tags=[], created_at=NOW, updated_at=NOW)
+        writer.insert_id(TicketMessage, **_message(ticket, "<question@example.com>"))
+        writer.add(TicketMessage, **_message(ticket, "<ack@example.com>"))
+        writer.insert_id(TicketMessage, **_message(ticket, "<reply@example.com>"))
+        writer.add(TicketMessage, **_message(ticket, "<second-ack@example.com>"))
+        writer.flush()
+    with unit_of_work(sessions) as s:
+        found = s.scalars(select(TicketMessage.message_id).order_by(TicketMessage.id)).all()
+        assert found == ["<question@example.com>", "<ack@example.com>", "<reply@example.com>", "<second-ack@example.com>"]
+
+
 def test_a_row_that_waited_fails_as_its_insert_would(sessions: sessionmaker[Session]) -> None:
     """A row sent late is a plain INSERT still: a value too long for its column, or a foreign key to nothing,
     fails the transaction instead of being cut to fit or skipped."""
