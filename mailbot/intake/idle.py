@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import select
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -27,6 +28,8 @@ logger = logging.getLogger("mailbot.intake.idle")
 CHECK_SECONDS = 1.0  # how quickly a stop request or a dropped connection is noticed
 # Readable again and again with nothing to read is a socket the server has closed (EOF).
 EMPTY_READS_MEAN_CLOSED = 3
+READ_BYTES = 65536
+MAX_LINE_BYTES = 1 << 20  # an untagged line while idle is short; a server sending more is broken
 # A silent network cut (no FIN, no RST) shows up after KEEPALIVE_IDLE + KEEPALIVE_COUNT × KEEPALIVE_INTERVAL s.
 KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT = 60, 10, 3
 
@@ -60,6 +63,7 @@ class IdleSession:
         self.renew_seconds = renew_seconds
         self.renewals = 0
         self._empty = 0
+        self._partial = b""  # the start of a line whose end has not arrived
         self._since = time.monotonic()
 
     def begin(self) -> None:
@@ -69,28 +73,78 @@ class IdleSession:
 
     def check(self, timeout: float) -> bool:
         """Wait up to `timeout` s; True when the server announced new mail."""
+        news = False
         if time.monotonic() - self._since > self.renew_seconds:
-            self.client.idle_done()  # RFC 2177: servers may drop an IDLE older than 29 minutes
+            news = self._announced(self._finish_line())  # DONE may follow only a whole line
+            _, responses = self.client.idle_done()  # RFC 2177: servers may drop an IDLE older than 29 minutes
+            news = any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses) or news
             self.client.idle()
             self._since = time.monotonic()
             self.renewals += 1
             log(logger, logging.DEBUG, "imap.idle_renewed", renewals=self.renewals)
+            # What came with the renewal may already sit in imaplib's buffer, where polling the socket cannot see it.
+            news = self._announced(self._read_lines()[0]) or news
         if not readable(self.client.socket(), timeout):
-            return False
-        responses = self.client.idle_check(timeout=0)
-        if not responses:
+            return news
+        lines, read = self._read_lines()
+        if not read:
             self._empty += 1
             if self._empty >= EMPTY_READS_MEAN_CLOSED:
                 raise ConnectionLost("the server closed the connection")
-            return False
+            return news
         self._empty = 0
-        for resp in responses:
-            if resp and resp[0] == b"BYE":
-                text = resp[1].decode(errors="replace") if len(resp) > 1 and isinstance(resp[1], bytes) else ""
-                raise ConnectionLost(f"BYE {text}".strip())
-        return any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses)
+        return self._announced(lines) or news
+
+    def _read_lines(self) -> tuple[list[bytes], bool]:
+        """The whole lines the server has sent so far, read without waiting, and whether any byte came. A line
+        cut short (a TCP segment or a TLS record ended inside it) is kept for the next read: imapclient's
+        idle_check hands such a piece to imaplib, which rejects it as an unterminated line, and its rest would
+        then read as a line of its own."""
+        stream = self.client._imap.file  # imaplib's buffered reader: what it holds already comes first
+        sock = self.client.socket()
+        sock.setblocking(False)
+        data, read = self._partial, False
+        try:
+            while True:
+                try:
+                    chunk = stream.read1(READ_BYTES)
+                except (BlockingIOError, ssl.SSLWantReadError):
+                    break
+                if not chunk:  # nothing more for now, or the end of the stream (the caller counts those)
+                    break
+                data, read = data + chunk, True
+                if len(data) - data.rfind(b"\n") > MAX_LINE_BYTES:
+                    raise ConnectionLost(f"a line of more than {MAX_LINE_BYTES} bytes while idle")
+        finally:
+            sock.setblocking(True)
+            self.client._set_read_timeout()
+        *lines, self._partial = data.split(b"\n")
+        return lines, read
+
+    def _finish_line(self) -> list[bytes]:
+        """The rest of a line cut short, read with the connection's usual timeout (it is on its way)."""
+        if not self._partial:
+            return []
+        line, self._partial = self._partial + self.client._imap.file.readline(), b""
+        if not line.endswith(b"\n"):
+            raise ConnectionLost("the server closed the connection inside a line")
+        return [line]
+
+    @staticmethod
+    def _announced(lines: list[bytes]) -> bool:
+        """Whether untagged responses among `lines` announce mail; BYE ends the connection."""
+        news = False
+        for line in lines:
+            words = line.rstrip(b"\r\n").split(b" ", 2)
+            if words[0] != b"*" or len(words) < 2:
+                continue  # a continuation, or the rest of a literal
+            if words[1].upper() == b"BYE":
+                raise ConnectionLost(b" ".join(words[1:]).decode(errors="replace").strip())
+            news = news or (len(words) > 2 and words[1].isdigit() and words[2].split(b" ", 1)[0].upper() in (b"EXISTS", b"RECENT"))
+        return news
 
     def end(self) -> None:
+        self._finish_line()
         self.client.idle_done()
 
 
