@@ -51,6 +51,10 @@ def pg_database() -> Iterator[str]:
     except psycopg.OperationalError as exc:
         pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}")
     admin.execute(f'CREATE DATABASE "{name}"')
+    # A test's commits need not wait for the disk: the server is never crashed under a test, and a
+    # slow disk otherwise sets the pace of every test that truncates or commits (the daemon's own durability is
+    # tested by killing the daemon, whose commits still reach the server before it answers).
+    admin.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
     url = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
     engine = make_engine(url)
     migrate.upgrade(engine)
