@@ -4,10 +4,10 @@ With the analysis worker (`[processing] isolate = true`), a thread of the daemon
 the worker (several ahead, so it never waits between messages) and queues the results, so parsing the next
 messages overlaps filing this one. The thread mostly waits on the worker's pipe, so it takes little CPU from
 the filing thread; the time limit, the dying worker and the daemon stopping are handled by the analyzer
-exactly as for one message. Memory stays bounded by the claim batch (its raw bytes are already in memory)
-and READY_MAX analyses waiting to be filed. The runner opens the next claim batch while it files this one,
-and its thread takes the worker over as soon as this one is done with it, so the worker does not wait for
-the end of a batch either.
+exactly as for one message. Memory stays bounded by the claim batch: its raw bytes are already in memory, and
+its analyses wait to be filed. The runner claims the next batches while it files this one (runner.py:
+AHEAD_BATCHES); each batch's thread takes the worker over once the batch before it has handed over all of its
+messages, so the worker works through them in order and waits neither for the end of a batch nor for filing.
 
 In-process (`isolate = false`) there is no second core to use: `take` analyses the next messages itself,
 before the caller opens its transaction, so no lock is held while thinking either way.
@@ -24,22 +24,25 @@ from collections.abc import Callable, Sequence
 from mailbot.process.analysis_worker import Analyzer, Attempt
 
 
-READY_MAX = 32  # analyses waiting to be filed, at most: the worker pauses when filing falls behind
 _POLL_SECONDS = 0.05
 
 
 class PrepareAhead:
-    def __init__(self, analyzer: Analyzer, raws: Sequence[bytes], should_stop: Callable[[], bool]) -> None:
+    def __init__(self, analyzer: Analyzer, raws: Sequence[bytes], should_stop: Callable[[], bool], after: PrepareAhead | None = None) -> None:
         self._analyzer = analyzer
         self._raws = raws
         self._should_stop = should_stop
+        self._after = after  # the batch before this one: the worker takes this one's messages once it has all of those
         self._taken = 0
         self._abandoned = threading.Event()
-        self._ready: queue.Queue[Attempt] = queue.Queue(READY_MAX)
+        self._fed = threading.Event()  # every message of this batch is with the worker or answered, or it was given up
+        self._ready: queue.Queue[Attempt] = queue.Queue()  # at most the batch: the worker never waits for filing
         self._thread: threading.Thread | None = None
         if analyzer.parallel and len(raws) > 1:
             self._thread = threading.Thread(target=self._feed, name="mailbot-prepare", daemon=True)
             self._thread.start()
+        else:  # `take` analyses its message itself; the batch after it need not wait
+            self._fed.set()
 
     @property
     def left(self) -> int:
@@ -47,7 +50,20 @@ class PrepareAhead:
         return len(self._raws) - self._taken
 
     def _feed(self) -> None:
-        stop = lambda: self._should_stop() or self._abandoned.is_set()  # noqa: E731
+        try:
+            self._feed_in_turn()
+        finally:
+            self._fed.set()
+
+    def _stopped(self) -> bool:
+        return self._should_stop() or self._abandoned.is_set()
+
+    def _feed_in_turn(self) -> None:
+        stop = self._stopped
+        while self._after is not None and not self._after._fed.wait(_POLL_SECONDS):
+            if stop():
+                return
+        self._after = None  # nothing more to wait for; the batch before may be freed
         fed = 0
         while fed < len(self._raws):
             attempts = self._analyzer.prepare_all(self._raws[fed:], stop)
@@ -64,14 +80,11 @@ class PrepareAhead:
                 attempts.close()
 
     def _put(self, attempt: Attempt) -> bool:
-        """Queue a result, waiting while READY_MAX wait to be filed; False when the batch was abandoned."""
-        while not self._abandoned.is_set():
-            try:
-                self._ready.put(attempt, timeout=_POLL_SECONDS)
-                return True
-            except queue.Full:
-                pass
-        return False
+        """Queue a result; False when the batch was abandoned."""
+        if self._abandoned.is_set():
+            return False
+        self._ready.put(attempt)
+        return True
 
     def take(self, most: int, linger: float) -> list[Attempt]:
         """The next prepared messages in batch order: the first one (waited for), then those ready within

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -74,6 +75,12 @@ class Claim:
 
 
 CLAIM_BATCH = 100
+# With the analysis worker, up to this many claim batches (and this many raw bytes) are claimed and analysed ahead
+# of the one being filed: while intake fetches, filing shares the daemon's interpreter lock with it and falls
+# behind, and the worker would otherwise wait for it with most of a core idle. Their analyses take about as much
+# memory again as their raw bytes.
+AHEAD_BATCHES = 4
+AHEAD_BYTES = 16 << 20
 CLAIM_BYTES = 8 << 20  # a batch's raw messages are held in memory: it ends at this size (one message always goes)
 
 
@@ -349,10 +356,14 @@ class _Batch:
     live: list[Claim]
     ahead: PrepareAhead
 
+    @property
+    def raw_bytes(self) -> int:
+        return sum(len(c.raw) for c in self.live)
+
 
 def _open_batch(
     sessions: sessionmaker[Session], ctx: RunnerContext, analyzer: Analyzer, should_stop: Callable[[], bool], stats: RunStats,
-    history_only: bool,
+    history_only: bool, after: PrepareAhead | None = None,
 ) -> _Batch | None:
     """Claim the next batch and start preparing it; None when nothing is due. A claim whose attempts are used
     up (the process died on it each time) is quarantined here, without being analysed again."""
@@ -366,7 +377,7 @@ def _open_batch(
                 _count(stats, _record_failure(session, ctx, claim, "gave up: the process died while handling it", permanent=True))
         else:
             live.append(claim)
-    return _Batch(live, PrepareAhead(analyzer, [c.raw for c in live], should_stop))
+    return _Batch(live, PrepareAhead(analyzer, [c.raw for c in live], should_stop, after))
 
 
 def _process_batch(
@@ -416,18 +427,25 @@ def process_pending(
     stats = RunStats()
     analyzer = ctx.analysis()
     batch: _Batch | None = None
-    following: _Batch | None = None
+    following: deque[_Batch] = deque()  # claimed ahead, in order, each fed to the worker after the one before
     looked_ahead = False
 
     def open_next() -> None:
-        nonlocal following, looked_ahead
-        if not looked_ahead and limit is None and analyzer.parallel and not should_stop():
-            looked_ahead = True
-            following = _open_batch(sessions, ctx, analyzer, should_stop, stats, history_only)
+        nonlocal looked_ahead
+        if looked_ahead or limit is not None or not analyzer.parallel or should_stop():
+            return
+        if len(following) >= AHEAD_BATCHES or sum(b.raw_bytes for b in following) >= AHEAD_BYTES:
+            return
+        last = following[-1] if following else batch
+        claimed = _open_batch(sessions, ctx, analyzer, should_stop, stats, history_only, last.ahead if last is not None else None)
+        if claimed is None:
+            looked_ahead = True  # nothing due now: look again when the next batch starts
+        else:
+            following.append(claimed)
 
     try:
         while (limit is None or stats.handled < limit) and not should_stop():
-            batch, following, looked_ahead = following, None, False
+            batch, looked_ahead = (following.popleft() if following else None), False
             if batch is None:
                 batch = _open_batch(sessions, ctx, analyzer, should_stop, stats, history_only)
                 if batch is None:
@@ -437,14 +455,13 @@ def process_pending(
             batch = None
             if not done:
                 break
-        if following is not None:  # stopping: the batch claimed ahead goes back untouched
-            following.ahead.close()
-            _release(sessions, following.live)
-            following = None
+        while following:  # stopping: the batches claimed ahead go back untouched
+            unused = following.pop()
+            unused.ahead.close()
+            _release(sessions, unused.live)
     finally:
-        for left in (batch, following):
-            if left is not None:
-                left.ahead.close()
+        for left in ([batch] if batch is not None else []) + list(following):
+            left.ahead.close()
     return stats
 
 

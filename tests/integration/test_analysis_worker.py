@@ -19,7 +19,7 @@ from mailbot.process.analysis_worker import AHEAD_MESSAGES, RECEIVE_STEP, Attemp
 from mailbot.policy.in_force import Policy
 from mailbot.process.filing import Filed
 from mailbot.process.message_context import MessageContext
-from mailbot.process.runner import process_pending
+from mailbot.process.runner import AHEAD_BATCHES, CLAIM_BATCH, process_pending
 from mailbot.process.steps.automatic_mail import DetectAutomatic
 from mailbot.store.db import unit_of_work
 from mailbot.store.models import Event, Inbound, TicketMessage
@@ -120,6 +120,37 @@ def test_stopping_kills_a_busy_worker_and_gives_the_message_back(sessions, clock
     assert row.id == busy
     # Given back untouched, or (if the worker was quicker than the stop) filed: never lost, never counted twice.
     assert (row.status, row.attempts) in ((InboundStatus.RECEIVED, 0), (InboundStatus.FILED, 1))
+
+
+def test_batches_claimed_ahead_go_back_untouched_on_stop_and_every_message_is_filed_once(sessions, clock: FixedClock, worker) -> None:
+    """While one claim batch is filed, the next ones are claimed and analysed ahead of it; stopping midway
+    gives back every message not filed, its attempt uncounted; the next run files each exactly once."""
+    ctx = replace(make_context(clock), analyzer=worker)
+    n = CLAIM_BATCH * (AHEAD_BATCHES + 4) + 30
+    ids = deliver(sessions, clock, *[customer_mail(f"C{i} <c{i}@customer.test>", f"Question {i}", f"Hello, number {i}.") for i in range(n)])
+    stop = threading.Event()
+    claimed_ahead: list[int] = []
+
+    def on_filed() -> None:
+        with unit_of_work(sessions) as s:
+            waiting = s.scalars(select(Inbound).where(Inbound.status == InboundStatus.RECEIVED, Inbound.attempts == 1)).all()
+            claimed_ahead.append(len(waiting))
+        if max(claimed_ahead) > 2 * CLAIM_BATCH:  # the batch being filed and at least two more were claimed
+            stop.set()
+
+    first = process_pending(sessions, ctx, should_stop=stop.is_set, on_filed=on_filed)
+    assert stop.is_set(), f"no more than {max(claimed_ahead)} messages were ever claimed ahead of filing: {claimed_ahead}"
+    assert 0 < first.done < n
+    after_stop = rows(sessions)
+    assert {(r.status, r.attempts) for r in after_stop} == {(InboundStatus.FILED, 1), (InboundStatus.RECEIVED, 0)}
+    assert sum(r.status == InboundStatus.FILED for r in after_stop) == first.done
+
+    second = process_pending(sessions, ctx)
+    assert first.done + second.done == n
+    assert [(r.id, r.status) for r in rows(sessions)] == [(i, InboundStatus.FILED) for i in ids]
+    with unit_of_work(sessions) as s:
+        filed = s.scalars(select(TicketMessage.inbound_id).where(TicketMessage.inbound_id.is_not(None))).all()
+    assert sorted(filed) == ids  # each message filed once
 
 
 def test_between_messages_the_step_is_receive_not_the_last_step_of_the_message_before(worker) -> None:
