@@ -30,6 +30,7 @@ CHECK_SECONDS = 1.0  # how quickly a stop request or a dropped connection is not
 EMPTY_READS_MEAN_CLOSED = 3
 READ_BYTES = 65536
 MAX_LINE_BYTES = 1 << 20  # an untagged line while idle is short; a server sending more is broken
+_NEWS = (b"EXISTS", b"RECENT")  # the untagged responses that announce mail
 # A silent network cut (no FIN, no RST) shows up after KEEPALIVE_IDLE + KEEPALIVE_COUNT × KEEPALIVE_INTERVAL s.
 KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT = 60, 10, 3
 
@@ -77,7 +78,7 @@ class IdleSession:
         if time.monotonic() - self._since > self.renew_seconds:
             news = self._announced(self._finish_line())  # DONE may follow only a whole line
             _, responses = self.client.idle_done()  # RFC 2177: servers may drop an IDLE older than 29 minutes
-            news = any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses) or news
+            news = any(len(r) > 1 and r[1] in _NEWS for r in responses) or news
             self.client.idle()
             self._since = time.monotonic()
             self.renewals += 1
@@ -140,7 +141,7 @@ class IdleSession:
                 continue  # a continuation, or the rest of a literal
             if words[1].upper() == b"BYE":
                 raise ConnectionLost(b" ".join(words[1:]).decode(errors="replace").strip())
-            news = news or (len(words) > 2 and words[1].isdigit() and words[2].split(b" ", 1)[0].upper() in (b"EXISTS", b"RECENT"))
+            news = news or (len(words) > 2 and words[1].isdigit() and words[2].split(b" ", 1)[0].upper() in _NEWS)
         return news
 
     def end(self) -> None:

@@ -32,16 +32,17 @@ class PrepareAhead:
         self._analyzer = analyzer
         self._raws = raws
         self._should_stop = should_stop
-        self._after = after  # the batch before this one: the worker takes this one's messages once it has all of those
+        self._after: PrepareAhead | None = None  # the batch before this one, until the worker has all of its messages
         self._taken = 0
         self._abandoned = threading.Event()
         self._fed = threading.Event()  # every message of this batch is with the worker or answered, or it was given up
         self._ready: queue.Queue[Attempt] = queue.Queue()  # at most the batch: the worker never waits for filing
         self._thread: threading.Thread | None = None
         if analyzer.parallel and len(raws) > 1:
+            self._after = after
             self._thread = threading.Thread(target=self._feed, name="mailbot-prepare", daemon=True)
             self._thread.start()
-        else:  # `take` analyses its message itself; the batch after it need not wait
+        else:  # `take` analyses its message itself (holding no batch before it); the batch after it need not wait
             self._fed.set()
 
     @property

@@ -460,8 +460,9 @@ def process_pending(
             unused.ahead.close()
             _release(sessions, unused.live)
     finally:
-        for left in ([batch] if batch is not None else []) + list(following):
-            left.ahead.close()
+        for left in (batch, *following):
+            if left is not None:
+                left.ahead.close()
     return stats
 
 
