@@ -21,12 +21,13 @@ from mailbot.customers.lookup import candidates
 from mailbot.logs import log
 from mailbot.outbox.enqueue import reply_target
 from mailbot.process.analysis_worker import Analyzer, Attempt, Prepared
-from mailbot.process.desk import RunnerContext
+from mailbot.process.desk import Desk, RunnerContext
 from mailbot.process.filing import Filed, GroupTickets, file_message
 from mailbot.process.prepare_ahead import PrepareAhead
-from mailbot.process.thread_lookup import named_ids
+from mailbot.process.thread_lookup import named_ids, opens_ticket
 from mailbot.store.db import unit_of_work
 from mailbot.store.group_reads import GroupReads, read_for_group
+from mailbot.store.id_blocks import TicketNumbers
 from mailbot.store.journal import add_event
 from mailbot.store.models import Inbound, InboundRaw
 from mailbot.store.writer import Writer
@@ -237,21 +238,22 @@ def _transient(exc: Exception) -> bool:
 
 def _file_group(
     sessions: sessionmaker[Session], ctx: RunnerContext, group: list[tuple[Claim, Attempt]], after: AfterFiling | None,
-    should_stop: Callable[[], bool],
+    should_stop: Callable[[], bool], numbers: TicketNumbers,
 ) -> tuple[list[_Result], list[tuple[Claim, Attempt]]]:
     """File a group of prepared messages in one transaction, straight through, or carefully if that raised.
     Returns the results and what was not filed: the daemon is stopping, or the transaction has run for
     GROUP_MAX_SECONDS (the caller files the rest)."""
     try:
-        return _file_group_pass(sessions, ctx, group, after, should_stop, careful=False)
+        return _file_group_pass(sessions, ctx, group, after, should_stop, numbers, careful=False)
     except Exception as exc:
         log(logger, logging.DEBUG, "inbound.group_refiled", messages=len(group), error=type(exc).__name__)
-    return _file_group_pass(sessions, ctx, group, after, should_stop, careful=True)
+    return _file_group_pass(sessions, ctx, group, after, should_stop, numbers, careful=True)
 
 
-def _read_for_group(writer: Writer, group: list[tuple[Claim, Attempt]], now: datetime) -> GroupReads:
+def _read_for_group(writer: Writer, desk: Desk, group: list[tuple[Claim, Attempt]], now: datetime) -> tuple[GroupReads, int]:
     """What the group's messages will look up, in one query each: the stored Message-IDs they name, their
-    senders' customer addresses, and the automatic replies and suppressions of the addresses answers go to."""
+    senders' customer addresses, and the automatic replies and suppressions of the addresses answers go to. And
+    how many new tickets the group is sure to open (their ids are drawn with the group's first block of ids)."""
     ids: list[str] = []
     values: list[str] = []
     targets: list[str] = []
@@ -264,23 +266,36 @@ def _read_for_group(writer: Writer, group: list[tuple[Claim, Attempt]], now: dat
                 values += [value for _, value in candidates(mail.sender.addr)]
             if (target := reply_target(mail.reply_to, mail.sender)) is not None:
                 targets.append(target.addr)
-    return read_for_group(writer.conn, now, ids, values, targets)
+    reads = read_for_group(writer.conn, now, ids, values, targets)
+    opening = 0
+    earlier: set[str] = set()
+    for _, attempt in group:
+        if attempt.prepared is not None:
+            analysis = attempt.prepared.analysis
+            mail = analysis.mail
+            if opens_ticket(mail, analysis.token_candidates, desk.signer, desk.support_address, desk.message_id_domain, reads.refs, earlier):
+                opening += 1
+            if mail.message_id:
+                earlier.add(mail.message_id)
+    return reads, opening
 
 
 def _file_group_pass(
     sessions: sessionmaker[Session], ctx: RunnerContext, group: list[tuple[Claim, Attempt]], after: AfterFiling | None,
-    should_stop: Callable[[], bool], careful: bool,
+    should_stop: Callable[[], bool], numbers: TicketNumbers, careful: bool,
 ) -> tuple[list[_Result], list[tuple[Claim, Attempt]]]:
     results: list[_Result] = []
     rest: list[tuple[Claim, Attempt]] = []
     began = time.monotonic()
     with unit_of_work(sessions) as session:
         writer = Writer(session.connection())
+        writer.number_tickets(numbers)
         tickets: GroupTickets | None = None
         if not careful:
             # Rows wait until a statement may read them: most messages send nothing of their own before the end.
             writer.send_when_read(block=len(group))
-            writer.reads = _read_for_group(writer, group, ctx.clock.now())
+            writer.reads, opening = _read_for_group(writer, ctx.desk, group, ctx.clock.now())
+            numbers.expect(opening)
             tickets = GroupTickets()
             tickets.read(writer.conn, list(writer.reads.refs.values()))
         for i, (claim, attempt) in enumerate(group):
@@ -383,6 +398,7 @@ def _open_batch(
 def _process_batch(
     sessions: sessionmaker[Session], ctx: RunnerContext, batch: _Batch, after: AfterFiling | None,
     should_stop: Callable[[], bool], stats: RunStats, on_filed: Callable[[], object] | None, open_next: Callable[[], None],
+    numbers: TicketNumbers,
 ) -> bool:
     """File a claim batch group by group as its analyses arrive; `open_next` is called after each group (the
     next batch is claimed while this one is filed). Returns False when the daemon is stopping."""
@@ -396,7 +412,7 @@ def _process_batch(
         stopped = [c for c, a in group if a.interrupted]
         group = [(c, a) for c, a in group if not a.interrupted]
         while group and not should_stop():
-            results, group = _file_group(sessions, ctx, group, after, should_stop)
+            results, group = _file_group(sessions, ctx, group, after, should_stop, numbers)
             for result in results:
                 _filed(result)
                 _count(stats, result.outcome)
@@ -426,6 +442,7 @@ def process_pending(
     filed, so the worker goes from one batch to the next without waiting for filing to finish the first."""
     stats = RunStats()
     analyzer = ctx.analysis()
+    numbers = TicketNumbers()  # ticket ids drawn ahead (PostgreSQL), kept from one group to the next
     batch: _Batch | None = None
     following: deque[_Batch] = deque()  # claimed ahead, in order, each fed to the worker after the one before
     looked_ahead = False
@@ -450,7 +467,7 @@ def process_pending(
                 batch = _open_batch(sessions, ctx, analyzer, should_stop, stats, history_only)
                 if batch is None:
                     break
-            done = _process_batch(sessions, ctx, batch, after, should_stop, stats, on_filed, open_next)
+            done = _process_batch(sessions, ctx, batch, after, should_stop, stats, on_filed, open_next, numbers)
             batch.ahead.close()
             batch = None
             if not done:

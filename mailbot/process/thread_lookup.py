@@ -5,7 +5,7 @@ At most three indexed queries, and none for a first message that names nothing: 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, bindparam, select
@@ -47,6 +47,19 @@ def named_ids(mail: InboundMail) -> tuple[list[str], list[str]]:
     returned = returned_message_ids(mail) if mail.content_type == "multipart/report" else []
     ids = [m for m in dict.fromkeys([*mail.thread_ids, *returned]) if m != mail.message_id]
     return ids, ([mail.message_id] if mail.message_id else [])
+
+
+def opens_ticket(
+    mail: InboundMail, token_candidates: Iterable[str], signer: Signer, base_address: str, domain: str,
+    stored: Container[str], earlier: Container[str],
+) -> bool:
+    """True when filing is sure to open a new ticket for `mail`: no Message-ID it names or has is `stored` or
+    `earlier` (the own Message-IDs of the messages filed before it in its transaction), or one of ours, its
+    subject has no ticket tag and its recipients no reply token. False says nothing: threading decides."""
+    ids, own = named_ids(mail)
+    if any(mid in stored or mid in earlier or signer.ticket_of_message_id(mid, domain) is not None for mid in ids + own):
+        return False
+    return not ticket_tags(mail.subject) and find_token(token_candidates, signer, base_address) is None
 
 
 @dataclass(frozen=True)

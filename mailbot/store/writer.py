@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from mailbot.core.mail import Part
 from mailbot.store.driver_insert import insert_one, insert_rows
 from mailbot.store.group_reads import GroupReads
-from mailbot.store.id_blocks import IdBlocks
+from mailbot.store.id_blocks import IdBlocks, TicketNumbers
 from mailbot.store.models import (
     Attachment,
     AutoReply,
@@ -34,6 +34,7 @@ from mailbot.store.models import (
     Outbox,
     Participant,
     Suppression,
+    Ticket,
     TicketMessage,
 )
 
@@ -48,13 +49,14 @@ _IDEMPOTENT: dict[str, list[str]] = {
     Outbox.__tablename__: ["dedupe_key"],
 }
 # Parents before children, for the foreign keys.
-_ORDER = [Blob, TicketMessage, Attachment, MessageRef, Participant, Outbox, AutoReply, Suppression, Escalation, Event]
+_ORDER = [Ticket, Blob, TicketMessage, Attachment, MessageRef, Participant, Outbox, AutoReply, Suppression, Escalation, Event]
 # Rows that filing never reads back from the database within its transaction: they can wait for the end of a
 # group. Message-IDs, automatic replies and suppressions are read back (threading, the daily cap, bounces), but
 # through `collected_ref`, `collected_auto_replies` and `collected_suppression`, which look here as well.
 _WRITE_ONLY = frozenset(m.__tablename__ for m in (Blob, Attachment, MessageRef, AutoReply, Suppression, Event))
 # Rows whose ids are drawn ahead on PostgreSQL (store/id_blocks.py): internal ids, never shown as a number or a
-# count. Tickets keep ids given in the order they open: customers see them.
+# count. Tickets are numbered in the order they open, and customers see the numbers: their ids are drawn only as
+# many as a group is sure to open (TicketNumbers), and wait like these once drawn.
 _AHEAD = (TicketMessage, Outbox)
 _WITH_ID = "#id"  # suffix of the key under which rows with an id drawn ahead wait: sent as plain INSERTs
 
@@ -64,6 +66,7 @@ class Mark:
     """How many rows each table had collected: `Writer.back_to` forgets what came after."""
 
     counts: tuple[tuple[str, int], ...]
+    tickets_taken: int = 0
 
 
 def _table(model: type[Any]) -> Table:
@@ -108,6 +111,20 @@ class Writer:
         self.reads: GroupReads | None = None  # read once for a filing group (process/runner.py), else None
         self._ids: IdBlocks | None = None
         self._when_read = False
+        self._numbers: TicketNumbers | None = None
+        self.tickets_taken: list[int] = []  # ticket ids this transaction took from `_numbers`, in order
+
+    def number_tickets(self, numbers: TicketNumbers) -> None:
+        """New tickets take their ids from `numbers` while it holds any (PostgreSQL); a transaction that rolls
+        back gives `tickets_taken` back."""
+        if self.dialect == "postgresql":
+            self._numbers = numbers
+            event.listen(self.conn, "rollback", self._give_back_numbers)
+
+    def _give_back_numbers(self, *_: Any) -> None:
+        if self._numbers is not None:
+            self._numbers.give_back(self.tickets_taken)
+        self.tickets_taken.clear()
 
     def send_when_read(self, block: int) -> None:
         """From now on the rows that later statements may read wait until just before the next statement on the
@@ -123,7 +140,7 @@ class Writer:
         event.listen(self.conn, "before_execute", self._send_before)
         event.listen(self.conn, "commit", self._refuse_unsent)
         if self.dialect == "postgresql":
-            self._ids = IdBlocks(self.conn, [_table(m) for m in _AHEAD], block)
+            self._ids = IdBlocks(self.conn, [_table(m) for m in _AHEAD], block, self._numbers)
 
     def _send_before(self, *_: Any) -> None:
         if self._waiting_read_back():
@@ -147,6 +164,14 @@ class Writer:
             row_id = self._ids.take(table)
             self._rows[table.name + _WITH_ID].append({"id": row_id, **values})
             return row_id
+        if model is Ticket and self._numbers is not None:
+            number = self._ids.take_ticket() if self._ids is not None else self._numbers.take()
+            if number is not None:
+                self.tickets_taken.append(number)
+                values = {"id": number, **values}
+                if self._ids is not None:
+                    self._rows[table.name + _WITH_ID].append(values)
+                    return number
         if self._when_read:
             # Rows of its own table wait: they go first, so ids follow the order rows were written in (a
             # ticket's messages are read back in id order). Or it may point at a row still waiting.
@@ -219,11 +244,14 @@ class Writer:
 
     # a message's share of a group ----------------------------------------------------------------------
     def mark(self) -> Mark:
-        return Mark(tuple((name, len(rows)) for name, rows in self._rows.items()))
+        return Mark(tuple((name, len(rows)) for name, rows in self._rows.items()), len(self.tickets_taken))
 
     def back_to(self, mark: Mark) -> None:
         """Forget the rows collected since `mark` (the message that collected them was rolled back)."""
         kept = dict(mark.counts)
+        if self._numbers is not None:
+            self._numbers.give_back(self.tickets_taken[mark.tickets_taken:])
+        del self.tickets_taken[mark.tickets_taken:]
         for name in list(self._rows):
             del self._rows[name][kept.get(name, 0):]
             key_cols = _IDEMPOTENT.get(name)
