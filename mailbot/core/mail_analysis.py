@@ -25,6 +25,7 @@ from mailbot.core.language import detect
 from mailbot.core.linear_regex import compile_linear
 from mailbot.core.mail import InboundMail
 from mailbot.core.quoting import new_text
+from mailbot.core.subject import ticket_tags
 
 
 # The headers a reply token may arrive in, and what looks like an address there. Malformed headers are scanned
@@ -116,8 +117,8 @@ def analyze(
     on_step("bound")
     view, cut = bounded(mail, limits)
     on_step("language")
-    # A reply (In-Reply-To or References) nearly always lands on a ticket that has its language already.
-    language = None if view.in_reply_to or view.references else detect(view, default_language)
+    # A reply (In-Reply-To, References or a ticket tag) nearly always lands on a ticket that has its language already.
+    language = None if view.in_reply_to or view.references or ticket_tags(view.subject) else detect(view, default_language)
     on_step("quoting")
     fresh = new_text(view.text)
     on_step("credentials")

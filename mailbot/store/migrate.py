@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 # The newest migration's revision. Every command checks the database against it, and Alembic (a tenth of a
 # second to import, and it reads every migration script) is loaded only when the schema is behind.
 # tests/integration/test_store.py keeps it equal to the head of the scripts in migrations/versions.
-HEAD = "0016"
+HEAD = "0017"
 _VERSION_TABLE = "alembic_version"
 
 

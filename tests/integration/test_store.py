@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mailbot.core.mail import Part
 from mailbot.intake.inbound import Fetched, content_hash, sniff_message_id, store_raw
 from mailbot.store import migrate
-from mailbot.store.db import make_engine, unit_of_work
+from mailbot.store.db import make_engine, session_factory, unit_of_work
 from mailbot.store.models import Attachment, Base, Blob, Event, Inbound, InboundRaw, Ticket, TicketMessage
 from mailbot.store.writer import Writer
 from tests.conftest import data
@@ -42,6 +42,36 @@ def test_upgrade_is_idempotent(db_url: str) -> None:
     migrate.upgrade(engine)
     assert migrate.current_revision(engine) == migrate.head_revision(engine)
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_postgresql_compresses_mail_with_lz4_and_the_migration_goes_both_ways(pg_database: str) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    engine = make_engine(pg_database)
+    columns = "SELECT attrelid::regclass::text || '.' || attname, attcompression FROM pg_attribute WHERE attrelid::regclass::text IN " \
+        "('inbound_raw', 'ticket_message', 'blob', 'outbox') AND attname IN ('raw', 'text', 'html', 'data') ORDER BY 1"
+    lz4 = [("blob.data", "l"), ("inbound_raw.raw", "l"), ("outbox.raw", "l"), ("ticket_message.html", "l"), ("ticket_message.text", "l")]
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text(columns)).all() == lz4
+        body = " ".join(f"line {i} of a long support request" for i in range(400)).encode()
+        with unit_of_work(session_factory(engine)) as s:
+            store_raw(s, "imap", [Fetched(raw=b"Subject: long\r\n\r\n" + body, folder="INBOX", uidvalidity=1, uid=1)], NOW)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT pg_column_compression(raw) FROM inbound_raw")).scalar() == "lz4"
+        command.downgrade(migrate.alembic_config(engine), "0016")
+        with engine.connect() as conn:
+            assert {c for _, c in conn.execute(text(columns))} == {""}  # the server's default again
+        migrate.upgrade(engine)
+        with engine.connect() as conn:
+            assert conn.execute(text(columns)).all() == lz4
+    finally:
+        migrate.upgrade(engine)
+        with engine.begin() as conn:
+            conn.execute(text("TRUNCATE inbound_raw, inbound CASCADE"))
+        engine.dispose()
 
 
 def test_store_raw_deduplicates_by_content(sessions: sessionmaker[Session]) -> None:

@@ -57,6 +57,10 @@ def test_a_new_message_has_its_language_guessed_ahead_and_a_reply_on_first_use()
     later = analyze(parse_mail(reply), InputLimits(), "en")
     assert later.detected_language is None  # the ticket it answers has a language: nothing spent on it ahead
     assert later.language == "de"  # the same guess, should it open a ticket after all
+    tagged = new.replace(b"Subject: ", b"Subject: [#12] ", 1)
+    assert tagged != new
+    by_tag = analyze(parse_mail(tagged), InputLimits(), "en")
+    assert by_tag.detected_language is None and by_tag.language == "de"  # a tag names a ticket too (a stranger's opens one)
 
 
 def test_the_analysis_finds_credentials_and_the_new_text() -> None:
