@@ -250,10 +250,9 @@ def _file_group(
     return _file_group_pass(sessions, ctx, group, after, should_stop, numbers, careful=True)
 
 
-def _read_for_group(writer: Writer, desk: Desk, group: list[tuple[Claim, Attempt]], now: datetime) -> tuple[GroupReads, int]:
+def _read_for_group(writer: Writer, group: list[tuple[Claim, Attempt]], now: datetime) -> GroupReads:
     """What the group's messages will look up, in one query each: the stored Message-IDs they name, their
-    senders' customer addresses, and the automatic replies and suppressions of the addresses answers go to. And
-    how many new tickets the group is sure to open (their ids are drawn with the group's first block of ids)."""
+    senders' customer addresses, and the automatic replies and suppressions of the addresses answers go to."""
     ids: list[str] = []
     values: list[str] = []
     targets: list[str] = []
@@ -266,7 +265,11 @@ def _read_for_group(writer: Writer, desk: Desk, group: list[tuple[Claim, Attempt
                 values += [value for _, value in candidates(mail.sender.addr)]
             if (target := reply_target(mail.reply_to, mail.sender)) is not None:
                 targets.append(target.addr)
-    reads = read_for_group(writer.conn, now, ids, values, targets)
+    return read_for_group(writer.conn, now, ids, values, targets)
+
+
+def _sure_to_open(desk: Desk, group: list[tuple[Claim, Attempt]], reads: GroupReads) -> int:
+    """How many new tickets the group is sure to open (their ids are drawn with the group's first block of ids)."""
     opening = 0
     earlier: set[str] = set()
     for _, attempt in group:
@@ -277,7 +280,7 @@ def _read_for_group(writer: Writer, desk: Desk, group: list[tuple[Claim, Attempt
                 opening += 1
             if mail.message_id:
                 earlier.add(mail.message_id)
-    return reads, opening
+    return opening
 
 
 def _file_group_pass(
@@ -294,8 +297,9 @@ def _file_group_pass(
         if not careful:
             # Rows wait until a statement may read them: most messages send nothing of their own before the end.
             writer.send_when_read(block=len(group))
-            writer.reads, opening = _read_for_group(writer, ctx.desk, group, ctx.clock.now())
-            numbers.expect(opening)
+            writer.reads = _read_for_group(writer, group, ctx.clock.now())
+            if writer.numbers_tickets:
+                numbers.expect(_sure_to_open(ctx.desk, group, writer.reads))
             tickets = GroupTickets()
             tickets.read(writer.conn, list(writer.reads.refs.values()))
         for i, (claim, attempt) in enumerate(group):

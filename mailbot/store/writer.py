@@ -121,6 +121,11 @@ class Writer:
             self._numbers = numbers
             event.listen(self.conn, "rollback", self._give_back_numbers)
 
+    @property
+    def numbers_tickets(self) -> bool:
+        """New tickets take ids drawn ahead (`number_tickets`, on PostgreSQL)."""
+        return self._numbers is not None
+
     def _give_back_numbers(self, *_: Any) -> None:
         if self._numbers is not None:
             self._numbers.give_back(self.tickets_taken)
