@@ -5,8 +5,8 @@ beforehand the row joins the next multi-row INSERT of its table. The ids come fr
 (`nextval`, the source of the ids PostgreSQL would have given), so they never collide with rows inserted
 elsewhere. Internal ids (ticket messages, outbox rows) are drawn a block at a time, and ids drawn and not used are
 skipped, as ids of rolled-back rows are. Ticket ids are numbers customers see: only as many are drawn as the
-group is sure to open (`TicketNumbers`), and one drawn and not used is kept for the next ticket, never skipped
-while the process runs.
+group is sure to open (`TicketNumbers`), and one drawn and not used is kept for the next ticket of the same
+processing run.
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ from sqlalchemy import Connection, Table
 
 
 class TicketNumbers:
-    """Ticket ids drawn from the ticket sequence and not used yet, kept from one filing transaction to the next.
+    """Ticket ids drawn from the ticket sequence and not used yet, kept from one filing transaction to the next
+    for one processing run (`process_pending`).
 
     Taken in the order they were drawn, so the tickets a worker opens are numbered in the order it opens them.
     A transaction that rolls back gives back the ids it took (a sequence never hands a drawn id out again, so
-    the next ticket can have it). What is left when the process ends is skipped, as PostgreSQL skips the ids of
-    rolled-back INSERTs.
+    the next ticket can have it). What is left when the run ends (it was stopped in the middle of a group, or
+    a message that had taken one failed) is skipped, as PostgreSQL skips the ids of rolled-back INSERTs.
     """
 
     def __init__(self) -> None:
