@@ -55,7 +55,10 @@ def opens_ticket(
 ) -> bool:
     """True when filing is sure to open a new ticket for `mail`: no Message-ID it names or has is `stored` or
     `earlier` (the own Message-IDs of the messages filed before it in its transaction), or one of ours, its
-    subject has no ticket tag and its recipients no reply token. False says nothing: threading decides."""
+    subject has no ticket tag and its recipients no reply token. False says nothing: threading decides.
+
+    Used to draw ticket ids ahead (process/runner.py). A new kind of proof in `gather` must make this False
+    too; were it wrong, a ticket id would wait unused for the next new ticket, and nothing would be misfiled."""
     ids, own = named_ids(mail)
     if any(mid in stored or mid in earlier or signer.ticket_of_message_id(mid, domain) is not None for mid in ids + own):
         return False
