@@ -21,7 +21,8 @@ from mailbot.store.writer import Writer
 from mailbot.time_source import FixedClock
 from tests.support.flow import SIGNER, SUPPORT, customer_mail, deliver, make_context
 
-_RETURNING_TICKET = re.compile(r"^INSERT INTO ticket \(.*RETURNING", re.S)
+# A ticket INSERT that has the sequence choose its id and hands it back: a round trip of its own, a number not drawn ahead.
+_RETURNING_TICKET = re.compile(r"^INSERT INTO ticket \((?!id\b).*RETURNING", re.S)
 
 
 def _statements(sessions: sessionmaker[Session]) -> list[str]:
@@ -79,11 +80,17 @@ def test_a_message_that_raises_leaves_no_gap_in_the_numbers(sessions: sessionmak
             raise RuntimeError("rules engine exploded")
 
     deliver(sessions, clock, *[customer_mail(f"c{i}@customer.example", "poison" if i == 2 else f"fine {i}") for i in range(6)])
+    statements = _statements(sessions)
     stats = process_pending(sessions, ctx, after=broken_for_one)
     assert (stats.done, stats.retried) == (5, 1)
     # Filed straight through, the group rolled back, then again one savepoint a message: the numbers the rolled-back
     # work had taken are given to the next tickets.
-    assert [subject for _, subject in _numbered(sessions)] == ["fine 0", "fine 1", "fine 3", "fine 4", "fine 5"]
+    numbered = _numbered(sessions)
+    assert [subject for _, subject in numbered] == ["fine 0", "fine 1", "fine 3", "fine 4", "fine 5"]
+    if sessions.kw["bind"].dialect.name == "postgresql":
+        # All five from the six drawn for the group, the first of them number 1: none was lost to the rollbacks.
+        assert numbered[0][0] == 1
+        assert not [s for s in statements if _RETURNING_TICKET.match(s)]
 
 
 def test_numbers_drawn_for_a_group_cut_short_go_to_the_next(
